@@ -1,0 +1,286 @@
+package robust
+
+import (
+	"fmt"
+	"math"
+
+	"gorgonia.org/tensor"
+)
+
+// ObjectiveKind names an attack objective. Every kind is defined so that
+// ASCENDING it is the attacker's direction.
+type ObjectiveKind int
+
+const (
+	// CrossEntropy is -log softmax(z)[y]: the untargeted attacker raises the
+	// loss of the true label.
+	CrossEntropy ObjectiveKind = iota + 1
+	// TargetedCrossEntropy is log softmax(z)[t]: ascending it lowers the
+	// target's cross-entropy.
+	TargetedCrossEntropy
+	// Margin is the Carlini-Wagner margin max_{j != y} z_j - z_y, positive
+	// exactly when the example is misclassified.
+	Margin
+	// TargetedMargin is z_t - max_{j != t} z_j, positive exactly when the
+	// target class wins.
+	TargetedMargin
+	// DLR is the Difference of Logits Ratio of Croce and Hein (2020),
+	// -(z_y - max_{j != y} z_j) / (z_pi1 - z_pi3 + 1e-12), where pi sorts the
+	// logits in decreasing order. It is invariant to shifts and scalings of
+	// the logits. Needs at least 3 classes.
+	DLR
+	// TargetedDLR is -(z_y - z_t) / (z_pi1 - (z_pi3 + z_pi4)/2 + 1e-12), the
+	// targeted variant of DLR. Needs at least 4 classes.
+	TargetedDLR
+	// KL is KL(r || softmax(z)) = sum_j r_j (log r_j - log softmax(z)_j) for
+	// reference probabilities r, the inner maximisation of TRADES.
+	KL
+)
+
+// dlrEps keeps DLR finite when the top logits tie; the value is the one of
+// the AutoAttack reference implementation.
+const dlrEps = 1e-12
+
+func (k ObjectiveKind) String() string {
+	switch k {
+	case CrossEntropy:
+		return "cross-entropy"
+	case TargetedCrossEntropy:
+		return "targeted-cross-entropy"
+	case Margin:
+		return "margin"
+	case TargetedMargin:
+		return "targeted-margin"
+	case DLR:
+		return "dlr"
+	case TargetedDLR:
+		return "targeted-dlr"
+	case KL:
+		return "kl"
+	}
+	return fmt.Sprintf("ObjectiveKind(%d)", int(k))
+}
+
+// Targeted reports whether the kind needs Objective.Targets.
+func (k ObjectiveKind) Targeted() bool {
+	return k == TargetedCrossEntropy || k == TargetedMargin || k == TargetedDLR
+}
+
+// Objective is what an attack ascends for a batch of N examples.
+type Objective struct {
+	Kind ObjectiveKind
+	// Labels are the true labels, one per example. Required by every kind but KL.
+	Labels []int
+	// Targets are the target classes of targeted kinds, one per example.
+	Targets []int
+	// Reference holds N x K reference probabilities, KL only.
+	Reference *tensor.Dense
+}
+
+// Validate checks the objective against a batch of n examples and k classes.
+func (o Objective) Validate(n, k int) error {
+	switch o.Kind {
+	case CrossEntropy, TargetedCrossEntropy, Margin, TargetedMargin, DLR, TargetedDLR, KL:
+	default:
+		return fmt.Errorf("%w: unknown objective kind %d", ErrConfig, int(o.Kind))
+	}
+	if k < 2 {
+		return fmt.Errorf("%w: objective %v needs at least 2 classes, got %d", ErrConfig, o.Kind, k)
+	}
+	if o.Kind == DLR && k < 3 {
+		return fmt.Errorf("%w: objective dlr needs at least 3 classes, got %d", ErrConfig, k)
+	}
+	if o.Kind == TargetedDLR && k < 4 {
+		return fmt.Errorf("%w: objective targeted-dlr needs at least 4 classes, got %d", ErrConfig, k)
+	}
+	if o.Kind == KL {
+		if o.Reference == nil {
+			return fmt.Errorf("%w: objective kl needs Reference probabilities", ErrConfig)
+		}
+		if s := o.Reference.Shape(); len(s) != 2 || s[0] != n || s[1] != k {
+			return fmt.Errorf("%w: kl Reference has shape %v, want (%d, %d)", ErrShape, s, n, k)
+		}
+		ref, err := Float64s(o.Reference)
+		if err != nil {
+			return fmt.Errorf("kl Reference: %w", err)
+		}
+		for i := 0; i < n; i++ {
+			sum := 0.0
+			for j := 0; j < k; j++ {
+				r := ref[i*k+j]
+				if math.IsNaN(r) || r < 0 || r > 1 {
+					return fmt.Errorf("%w: kl Reference[%d][%d] = %v is not a probability", ErrConfig, i, j, r)
+				}
+				sum += r
+			}
+			if math.Abs(sum-1) > 1e-3 {
+				return fmt.Errorf("%w: kl Reference row %d sums to %v, want 1", ErrConfig, i, sum)
+			}
+		}
+		return nil
+	}
+	if err := checkLabels("Labels", o.Labels, n, k); err != nil {
+		return err
+	}
+	if o.Kind.Targeted() {
+		if err := checkLabels("Targets", o.Targets, n, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkLabels(field string, ls []int, n, k int) error {
+	if len(ls) != n {
+		return fmt.Errorf("%w: objective %s has %d entries for %d examples", ErrShape, field, len(ls), n)
+	}
+	for i, l := range ls {
+		if l < 0 || l >= k {
+			return fmt.Errorf("%w: objective %s[%d] = %d, want [0, %d)", ErrLabel, field, i, l, k)
+		}
+	}
+	return nil
+}
+
+// Eval computes each example's objective value and, when grad is not nil,
+// the gradient of each value with respect to that example's logits. logits
+// and grad hold n x k values in row-major order; loss holds n values. Eval
+// does not validate; call Validate first.
+func (o Objective) Eval(logits []float64, n, k int, loss, grad []float64) {
+	var ref []float64
+	if o.Kind == KL {
+		ref, _ = Float64s(o.Reference)
+	}
+	p := make([]float64, k)
+	for i := 0; i < n; i++ {
+		z := logits[i*k : (i+1)*k]
+		var g []float64
+		if grad != nil {
+			g = grad[i*k : (i+1)*k]
+			for j := range g {
+				g[j] = 0
+			}
+		}
+		switch o.Kind {
+		case CrossEntropy, TargetedCrossEntropy:
+			lse := softmax(z, p)
+			c, sign := 0, 1.0
+			if o.Kind == CrossEntropy {
+				c = o.Labels[i]
+			} else {
+				c, sign = o.Targets[i], -1
+			}
+			loss[i] = sign * (lse - z[c])
+			if g != nil {
+				for j := range g {
+					g[j] = sign * p[j]
+				}
+				g[c] -= sign
+			}
+		case Margin:
+			y := o.Labels[i]
+			m := argmaxExcept(z, y)
+			loss[i] = z[m] - z[y]
+			if g != nil {
+				g[m], g[y] = 1, -1
+			}
+		case TargetedMargin:
+			t := o.Targets[i]
+			m := argmaxExcept(z, t)
+			loss[i] = z[t] - z[m]
+			if g != nil {
+				g[t], g[m] = 1, -1
+			}
+		case DLR:
+			y := o.Labels[i]
+			m := argmaxExcept(z, y)
+			pi := topIndices(z, 3)
+			a := z[y] - z[m]
+			d := z[pi[0]] - z[pi[2]] + dlrEps
+			loss[i] = -a / d
+			if g != nil {
+				g[y] -= 1 / d
+				g[m] += 1 / d
+				g[pi[0]] += a / (d * d)
+				g[pi[2]] -= a / (d * d)
+			}
+		case TargetedDLR:
+			y, t := o.Labels[i], o.Targets[i]
+			pi := topIndices(z, 4)
+			a := z[y] - z[t]
+			d := z[pi[0]] - (z[pi[2]]+z[pi[3]])/2 + dlrEps
+			loss[i] = -a / d
+			if g != nil {
+				g[y] -= 1 / d
+				g[t] += 1 / d
+				g[pi[0]] += a / (d * d)
+				g[pi[2]] -= a / (2 * d * d)
+				g[pi[3]] -= a / (2 * d * d)
+			}
+		case KL:
+			lse := softmax(z, p)
+			r := ref[i*k : (i+1)*k]
+			l := 0.0
+			for j := range r {
+				if r[j] > 0 {
+					l += r[j] * (math.Log(r[j]) - (z[j] - lse))
+				}
+			}
+			loss[i] = l
+			if g != nil {
+				// d/dz of -sum_j r_j log p_j is p - r when sum_j r_j = 1.
+				for j := range g {
+					g[j] = p[j] - r[j]
+				}
+			}
+		}
+	}
+}
+
+// softmax writes softmax(z) into p and returns log-sum-exp(z), computed
+// stably by shifting with the maximum.
+func softmax(z, p []float64) float64 {
+	mx := math.Inf(-1)
+	for _, v := range z {
+		mx = math.Max(mx, v)
+	}
+	s := 0.0
+	for j, v := range z {
+		p[j] = math.Exp(v - mx)
+		s += p[j]
+	}
+	for j := range p {
+		p[j] /= s
+	}
+	return mx + math.Log(s)
+}
+
+// argmaxExcept returns the index of the largest z[j], j != skip; ties go to
+// the lowest index so results are deterministic.
+func argmaxExcept(z []float64, skip int) int {
+	best := -1
+	for j, v := range z {
+		if j != skip && (best < 0 || v > z[best]) {
+			best = j
+		}
+	}
+	return best
+}
+
+// topIndices returns the indices of the r largest logits in decreasing
+// order, ties broken by the lowest index.
+func topIndices(z []float64, r int) []int {
+	idx := make([]int, 0, r)
+	used := make([]bool, len(z))
+	for len(idx) < r {
+		best := -1
+		for j, v := range z {
+			if !used[j] && (best < 0 || v > z[best]) {
+				best = j
+			}
+		}
+		used[best] = true
+		idx = append(idx, best)
+	}
+	return idx
+}
