@@ -18,10 +18,11 @@ func testLayers() (Shape, []Layer) {
 		{Kind: Conv2D, Out: 3, Kernel: 3, Stride: 2, Pad: 1}, // 3x5x5
 		{Kind: ReLU},
 		{Kind: Conv2D, Out: 4, Kernel: 2, Stride: 1, Pad: 0}, // 4x4x4
-		{Kind: MaxPool2D, Kernel: 2, Stride: 2},              // 4x2x2
+		{Kind: MaxPool2D, Kernel: 2, Stride: 1},              // 4x3x3
 		{Kind: ReLU},
-		{Kind: Conv2D, Out: 4, Kernel: 1, Stride: 1, Pad: 0}, // 4x2x2
-		{Kind: AvgPool2D, Kernel: 2, Stride: 1},              // 4x1x1
+		{Kind: Conv2D, Out: 4, Kernel: 1, Stride: 1, Pad: 0}, // 4x3x3
+		{Kind: AvgPool2D, Kernel: 2, Stride: 1},              // 4x2x2
+		{Kind: AvgPool2D, Kernel: 1, Stride: 2},              // 4x1x1: stride 2 was wrong in Gorgonia
 		{Kind: Flatten},
 		{Kind: Dense, Out: 6},
 		{Kind: Dropout, P: 0.3},

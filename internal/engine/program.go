@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"runtime/debug"
+	"sync"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -39,9 +40,16 @@ type program struct {
 	version uint64 // master version the weights were copied from; 0 = never
 }
 
+// buildMu serialises graph construction: Gorgonia keeps package-level
+// counters while it builds graphs (internal/encoding.NewGroup), which race
+// when two graphs are built at once. Running compiled graphs needs no lock.
+var buildMu sync.Mutex
+
 // build compiles a program for key. Gorgonia reports some failures by
 // panicking; they come back as errors.
 func (net *Net) build(key progKey) (prog *program, err error) {
+	buildMu.Lock()
+	defer buildMu.Unlock()
 	defer func() {
 		if r := recover(); r != nil {
 			prog, err = nil, fmt.Errorf("engine: building %v program for batch %d: gorgonia panic: %v\n%s", key.p, key.n, r, debug.Stack())
@@ -95,7 +103,7 @@ func (net *Net) build(key progKey) (prog *program, err error) {
 		case MaxPool2D:
 			h, err = G.MaxPool2D(h, tensor.Shape{l.Kernel, l.Kernel}, []int{0, 0}, []int{l.Stride, l.Stride})
 		case AvgPool2D:
-			h, err = G.AveragePool2D(h, tensor.Shape{l.Kernel, l.Kernel}, []int{0, 0}, []int{l.Stride, l.Stride})
+			h, err = G.ApplyOp(&avgPoolOp{k: l.Kernel, s: l.Stride}, h)
 		case Flatten:
 			if s := net.shapes[i]; h.Shape().Dims() != 2 {
 				h, err = G.Reshape(h, tensor.Shape{n, s.C})

@@ -1,0 +1,224 @@
+package nn
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+
+	"github.com/gorobust/gorobust/internal/engine"
+	"github.com/gorobust/gorobust/robust"
+	"gorgonia.org/tensor"
+)
+
+// Options configure New. A nil *Options means the defaults.
+type Options struct {
+	// Seed seeds the weight initialisation; 0 is a seed like any other, so
+	// nil options are reproducible too. Models built from the same Spec and
+	// Seed are bit-identical.
+	Seed uint64
+	// Float64 computes in float64 instead of float32: slower, for gradient
+	// checks and numerical studies. The robust interfaces still take and
+	// return float32 tensors.
+	Float64 bool
+	// Workers is the number of replicas a batch is split across. If 0,
+	// runtime.GOMAXPROCS(0) is used. Results do not depend on it except for
+	// the rounding of parameter gradients, which are summed over workers; fix
+	// it for bit-reproducible training across machines.
+	Workers int
+}
+
+// Model is a classifier built from a Spec. It implements
+// robust.Differentiable; Logits, LossGrad and TrainStep are safe for
+// concurrent use, and Update excludes them while it runs.
+type Model struct {
+	spec   Spec
+	net    *engine.Net
+	params []engine.ParamInfo
+}
+
+var _ robust.Differentiable = (*Model)(nil)
+
+// New validates spec and builds a model whose weights are drawn as PyTorch
+// draws them by default for Conv2d and Linear layers: weights and biases
+// uniform in [-1/sqrt(fan_in), 1/sqrt(fan_in)] (Kaiming uniform with
+// a = sqrt(5)), from a PCG generator seeded with opts.Seed.
+func New(spec Spec, opts *Options) (*Model, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Workers < 0 {
+		return nil, fmt.Errorf("%w: Options.Workers %d, want >= 0", robust.ErrConfig, o.Workers)
+	}
+	if o.Workers == 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	layers, params, err := spec.infer()
+	if err != nil {
+		return nil, err
+	}
+	dt := tensor.Float32
+	if o.Float64 {
+		dt = tensor.Float64
+	}
+	net, err := engine.New(engine.Shape{C: spec.Input[0], H: spec.Input[1], W: spec.Input[2]}, layers, dt, o.Workers)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrSpec, err)
+	}
+	m := &Model{spec: cloneSpec(spec), net: net, params: params}
+	rng := rand.New(rand.NewPCG(o.Seed, 0x6e6e))
+	err = net.Update(func(ws []*tensor.Dense) error {
+		for i, w := range ws {
+			bound := 1 / math.Sqrt(float64(params[i].FanIn))
+			switch d := w.Data().(type) {
+			case []float32:
+				for j := range d {
+					d[j] = float32((2*rng.Float64() - 1) * bound)
+				}
+			case []float64:
+				for j := range d {
+					d[j] = (2*rng.Float64() - 1) * bound
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func cloneSpec(s Spec) Spec {
+	out := s
+	out.Layers = make([]Layer, len(s.Layers))
+	for i, l := range s.Layers {
+		if n, ok := l.(Normalize); ok {
+			l = Normalize{Mean: append([]float64(nil), n.Mean...), Std: append([]float64(nil), n.Std...)}
+		}
+		out.Layers[i] = l
+	}
+	return out
+}
+
+// Spec returns a copy of the model's architecture.
+func (m *Model) Spec() Spec { return cloneSpec(m.spec) }
+
+// NumClasses is the number of logits.
+func (m *Model) NumClasses() int { return m.net.Classes() }
+
+// Bounds is the valid input range of the Spec.
+func (m *Model) Bounds() robust.Bounds { return m.spec.bounds() }
+
+// Float64 reports whether the model computes in float64.
+func (m *Model) Float64() bool { return m.net.Dtype() == tensor.Float64 }
+
+// input checks x and converts it to the model's dtype. The returned tensor
+// may share x's backing array; the engine copies it before use.
+func (m *Model) input(x *tensor.Dense) (int, *tensor.Dense, error) {
+	n, d, err := robust.Images(x)
+	if err != nil {
+		return 0, nil, fmt.Errorf("nn: %w", err)
+	}
+	s := x.Shape()
+	if s[1] != m.spec.Input[0] || s[2] != m.spec.Input[1] || s[3] != m.spec.Input[2] {
+		return 0, nil, fmt.Errorf("nn: %w: input shape %v, want N x %d x %d x %d", robust.ErrShape, s, m.spec.Input[0], m.spec.Input[1], m.spec.Input[2])
+	}
+	for i, v := range d {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return 0, nil, fmt.Errorf("nn: %w: input[%d] = %v", robust.ErrNonFinite, i, v)
+		}
+	}
+	if !m.Float64() {
+		return n, tensor.New(tensor.WithShape(s.Clone()...), tensor.WithBacking(d)), nil
+	}
+	d64 := make([]float64, len(d))
+	for i, v := range d {
+		d64[i] = float64(v)
+	}
+	return n, tensor.New(tensor.WithShape(s.Clone()...), tensor.WithBacking(d64)), nil
+}
+
+// toFloat32 returns t as a float32 tensor (t itself when it already is one).
+func toFloat32(t *tensor.Dense) *tensor.Dense {
+	if d, ok := t.Data().([]float64); ok {
+		out := make([]float32, len(d))
+		for i, v := range d {
+			out[i] = float32(v)
+		}
+		return tensor.New(tensor.WithShape(t.Shape().Clone()...), tensor.WithBacking(out))
+	}
+	return t
+}
+
+// Logits returns the N x K float32 logits of x, with dropout off.
+func (m *Model) Logits(ctx context.Context, x *tensor.Dense) (*tensor.Dense, error) {
+	_, xin, err := m.input(x)
+	if err != nil {
+		return nil, err
+	}
+	z, err := m.net.Logits(ctx, xin)
+	if err != nil {
+		return nil, fmt.Errorf("nn: %w", err)
+	}
+	return toFloat32(z), nil
+}
+
+// LossGrad returns each example's objective value and the gradient of their
+// sum with respect to x, with dropout off.
+func (m *Model) LossGrad(ctx context.Context, x *tensor.Dense, obj robust.Objective) ([]float32, *tensor.Dense, error) {
+	loss, grad, err := m.lossGrad(ctx, x, obj)
+	if err != nil {
+		return nil, nil, err
+	}
+	l32 := make([]float32, len(loss))
+	for i, v := range loss {
+		l32[i] = float32(v)
+	}
+	return l32, toFloat32(grad), nil
+}
+
+// lossGrad is LossGrad in the model's own precision.
+func (m *Model) lossGrad(ctx context.Context, x *tensor.Dense, obj robust.Objective) ([]float64, *tensor.Dense, error) {
+	n, xin, err := m.input(x)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m.lossGradNative(ctx, xin, n, obj)
+}
+
+// lossGradNative takes x already in the model's dtype.
+func (m *Model) lossGradNative(ctx context.Context, xin *tensor.Dense, n int, obj robust.Objective) ([]float64, *tensor.Dense, error) {
+	k := m.NumClasses()
+	var err error
+	if err := obj.Validate(n, k); err != nil {
+		return nil, nil, fmt.Errorf("nn: %w", err)
+	}
+	var ref []float64
+	if obj.Kind == robust.KL {
+		if ref, err = robust.Float64s(obj.Reference); err != nil {
+			return nil, nil, fmt.Errorf("nn: %w", err)
+		}
+	}
+	fn := func(row0 int, logits []float64, rows, k int, loss, grad []float64) error {
+		sub := robust.Objective{Kind: obj.Kind}
+		if obj.Labels != nil {
+			sub.Labels = obj.Labels[row0 : row0+rows]
+		}
+		if obj.Targets != nil {
+			sub.Targets = obj.Targets[row0 : row0+rows]
+		}
+		if ref != nil {
+			sub.Reference = tensor.New(tensor.WithShape(rows, k), tensor.WithBacking(ref[row0*k:(row0+rows)*k]))
+		}
+		sub.Eval(logits, rows, k, loss, grad)
+		return nil
+	}
+	loss, grad, err := m.net.LossGrad(ctx, xin, fn)
+	if err != nil {
+		return nil, nil, fmt.Errorf("nn: %w", err)
+	}
+	return loss, grad, nil
+}
