@@ -344,3 +344,18 @@ func TestBadInputs(t *testing.T) {
 		t.Error("SetParams accepted an infinite weight")
 	}
 }
+
+func TestStepPredictions(t *testing.T) {
+	s := ReferenceCNN()
+	m := mustNew(t, s, &Options{Seed: 2})
+	x := randImages(5, s, 3)
+	r, err := m.Step(context.Background(), x, TrainLoss{Labels: []int{0, 1, 2, 3, 4}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	z, _ := m.Logits(context.Background(), x)
+	want, _ := robust.Argmax(z)
+	if !reflect.DeepEqual(r.Predicted, want) {
+		t.Errorf("Step predicted %v, Logits give %v", r.Predicted, want)
+	}
+}

@@ -47,49 +47,67 @@ type TrainLoss struct {
 // its gradient with respect to every parameter. It does not change the
 // weights: apply the gradients with Update.
 func (m *Model) TrainStep(ctx context.Context, x *tensor.Dense, loss TrainLoss) (float64, []Param, error) {
+	r, err := m.Step(ctx, x, loss)
+	return r.Loss, r.Grads, err
+}
+
+// StepResult is what one training step computed.
+type StepResult struct {
+	// Loss is the mean training loss of the batch.
+	Loss float64
+	// Grads holds the gradient of Loss for every parameter, in order.
+	Grads []Param
+	// Predicted holds the class each example of x got during the step
+	// (with dropout on), for training accuracy at no extra cost.
+	Predicted []int
+}
+
+// Step is TrainStep that also reports the predictions made during the step.
+func (m *Model) Step(ctx context.Context, x *tensor.Dense, loss TrainLoss) (StepResult, error) {
 	n, xin, err := m.input(x)
 	if err != nil {
-		return 0, nil, err
+		return StepResult{}, err
 	}
+	pred := make([]int, n)
 	k := m.NumClasses()
 	t := loss.Temperature
 	if t == 0 {
 		t = 1
 	}
 	if !(t > 0) || math.IsInf(t, 0) {
-		return 0, nil, fmt.Errorf("nn: %w: Temperature %v, want finite and > 0", robust.ErrConfig, loss.Temperature)
+		return StepResult{}, fmt.Errorf("nn: %w: Temperature %v, want finite and > 0", robust.ErrConfig, loss.Temperature)
 	}
 	var soft []float64
 	var adv *tensor.Dense
 	switch loss.Kind {
 	case HardLabels:
 		if err := checkTrainLabels(loss.Labels, n, k); err != nil {
-			return 0, nil, err
+			return StepResult{}, err
 		}
 	case SoftTargets:
 		obj := robust.Objective{Kind: robust.KL, Reference: loss.Soft}
 		if err := obj.Validate(n, k); err != nil {
-			return 0, nil, fmt.Errorf("nn: Soft: %w", err)
+			return StepResult{}, fmt.Errorf("nn: Soft: %w", err)
 		}
 		soft, _ = robust.Float64s(loss.Soft)
 	case TRADES:
 		if err := checkTrainLabels(loss.Labels, n, k); err != nil {
-			return 0, nil, err
+			return StepResult{}, err
 		}
 		if !(loss.Beta > 0) || math.IsInf(loss.Beta, 0) {
-			return 0, nil, fmt.Errorf("nn: %w: TRADES Beta %v, want finite and > 0", robust.ErrConfig, loss.Beta)
+			return StepResult{}, fmt.Errorf("nn: %w: TRADES Beta %v, want finite and > 0", robust.ErrConfig, loss.Beta)
 		}
 		if t != 1 {
-			return 0, nil, fmt.Errorf("nn: %w: TRADES takes no Temperature", robust.ErrConfig)
+			return StepResult{}, fmt.Errorf("nn: %w: TRADES takes no Temperature", robust.ErrConfig)
 		}
 		if loss.Adv == nil || !sameShape(loss.Adv.Shape(), x.Shape()) {
-			return 0, nil, fmt.Errorf("nn: %w: TRADES Adv must have the shape of x %v", robust.ErrShape, x.Shape())
+			return StepResult{}, fmt.Errorf("nn: %w: TRADES Adv must have the shape of x %v", robust.ErrShape, x.Shape())
 		}
 		if _, adv, err = m.input(loss.Adv); err != nil {
-			return 0, nil, fmt.Errorf("nn: TRADES Adv: %w", err)
+			return StepResult{}, fmt.Errorf("nn: TRADES Adv: %w", err)
 		}
 	default:
-		return 0, nil, fmt.Errorf("nn: %w: unknown loss kind %d", robust.ErrConfig, int(loss.Kind))
+		return StepResult{}, fmt.Errorf("nn: %w: unknown loss kind %d", robust.ErrConfig, int(loss.Kind))
 	}
 
 	size := m.spec.Input[0] * m.spec.Input[1] * m.spec.Input[2]
@@ -102,6 +120,7 @@ func (m *Model) TrainStep(ctx context.Context, x *tensor.Dense, loss TrainLoss) 
 		case HardLabels:
 			labels := loss.Labels[a:b]
 			c.Loss = func(z []float64, rows, k int, l, g []float64) error {
+				argmaxRows(z, rows, k, pred[a:b])
 				temperedCE(z, rows, k, t, inv, func(i, j int) float64 {
 					if j == labels[i] {
 						return 1
@@ -113,6 +132,7 @@ func (m *Model) TrainStep(ctx context.Context, x *tensor.Dense, loss TrainLoss) 
 		case SoftTargets:
 			q := soft[a*k : b*k]
 			c.Loss = func(z []float64, rows, k int, l, g []float64) error {
+				argmaxRows(z, rows, k, pred[a:b])
 				temperedCE(z, rows, k, t, inv, func(i, j int) float64 { return q[i*k+j] }, l, g)
 				return nil
 			}
@@ -120,6 +140,7 @@ func (m *Model) TrainStep(ctx context.Context, x *tensor.Dense, loss TrainLoss) 
 			c.X = concatRows(c.X, rows(adv, a, b, size))
 			labels := loss.Labels[a:b]
 			c.Loss = func(z []float64, rows, k int, l, g []float64) error {
+				argmaxRows(z, rows/2, k, pred[a:b]) // the clean rows
 				tradesLoss(z, rows/2, k, labels, loss.Beta, inv, l, g)
 				return nil
 			}
@@ -128,13 +149,26 @@ func (m *Model) TrainStep(ctx context.Context, x *tensor.Dense, loss TrainLoss) 
 	}
 	total, grads, err := m.net.Train(ctx, chunks, loss.Seed)
 	if err != nil {
-		return 0, nil, fmt.Errorf("nn: %w", err)
+		return StepResult{}, fmt.Errorf("nn: %w", err)
 	}
 	out := make([]Param, len(grads))
 	for i, g := range grads {
 		out[i] = Param{Name: m.params[i].Name, Shape: append([]int(nil), m.params[i].Shape...), Value: g}
 	}
-	return total, out, nil
+	return StepResult{Loss: total, Grads: out, Predicted: pred}, nil
+}
+
+// argmaxRows writes the index of the largest logit of each of n rows.
+func argmaxRows(z []float64, n, k int, out []int) {
+	for i := 0; i < n; i++ {
+		best := 0
+		for j := 1; j < k; j++ {
+			if z[i*k+j] > z[i*k+best] {
+				best = j
+			}
+		}
+		out[i] = best
+	}
 }
 
 func checkTrainLabels(labels []int, n, k int) error {
