@@ -87,3 +87,11 @@ func isNaNorInf32(v float32) bool {
 	f := float64(v)
 	return math.IsNaN(f) || math.IsInf(f, 0)
 }
+
+// Reseedable is implemented by randomized attacks. WithSeed returns a copy of
+// the attack that draws its randomness from seed, leaving the receiver
+// unchanged. Trainers use it to give every batch fresh random starts while
+// staying reproducible from one seed.
+type Reseedable interface {
+	WithSeed(seed uint64) Attack
+}
