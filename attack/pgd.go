@@ -1,0 +1,210 @@
+package attack
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+
+	"gorgonia.org/tensor"
+
+	"github.com/gorobust/gorobust/robust"
+)
+
+// PGD defaults.
+const (
+	// DefaultPGDSteps is the number of steps when PGD.Steps is 0: the 40 of
+	// Madry et al.'s MNIST training attack.
+	DefaultPGDSteps = 40
+	// DefaultStepFactor sets the step size when PGD.Step is 0:
+	// Step = DefaultStepFactor * Eps / Steps, the rule of thumb of the Madry
+	// lab's robustness library. The steps add up to 2.5 Eps, enough to cross
+	// the ball (diameter 2 Eps) from a random start and still correct course.
+	DefaultStepFactor = 2.5
+	// DefaultRestarts is the number of runs when Restarts is 0.
+	DefaultRestarts = 1
+)
+
+// pgdStream separates PGD's random numbers from other attacks' with the same
+// seed.
+const pgdStream = 0x9d9
+
+// PGD is projected gradient ascent (Madry et al., "Towards Deep Learning
+// Models Resistant to Adversarial Attacks", ICLR 2018,
+// https://arxiv.org/abs/1706.06083) for the LInf and L2 norms.
+//
+// Each run starts at a point drawn uniformly from the Eps ball around x (on
+// by default; see NoRandomStart), clipped to the model's Bounds, then takes
+// Steps steps of length Step along sign(grad) (LInf) or grad/||grad||_2 (L2,
+// where a zero gradient means no move), projecting onto the ball and
+// clipping to the Bounds after every step. A run returns its last iterate.
+//
+// With Restarts > 1, later runs attack only the examples not yet broken, and
+// each example keeps its worst case: the output of the first run that
+// reaches the goal, otherwise the output of highest loss.
+//
+// Cost: at most Restarts * Steps LossGrad calls and Restarts Logits calls,
+// each on at most N examples. Randomized (unless NoRandomStart) and
+// deterministic for a given Seed and a deterministic model.
+//
+// The zero value is not usable: Eps must be set. A PGD value is read-only
+// during Perturb and safe to share between goroutines.
+type PGD struct {
+	// Eps is the radius of the ball, in the model's pixel units. Required.
+	Eps float64
+	// Norm is LInf or L2. If Norm is 0, LInf is used.
+	Norm Norm
+	// Steps is the number of gradient steps per run. If Steps is 0,
+	// DefaultPGDSteps (40) is used.
+	Steps int
+	// Step is the step length. If Step is 0, DefaultStepFactor*Eps/Steps is
+	// used (0.01875 for Eps 0.3 and 40 steps).
+	Step float64
+	// Restarts is the number of runs. If Restarts is 0, DefaultRestarts (1)
+	// is used. More than one run needs the random start.
+	Restarts int
+	// NoRandomStart starts every run at x itself, as in the basic iterative
+	// method of Kurakin et al. The zero value keeps the random start.
+	NoRandomStart bool
+	// Loss is the objective family: robust.CrossEntropy, robust.Margin (the
+	// Carlini-Wagner margin) or robust.DLR. If Loss is 0,
+	// robust.CrossEntropy is used. PerturbTargeted ascends the matching
+	// targeted kind.
+	Loss robust.ObjectiveKind
+	// Seed seeds the random start (PCG from math/rand/v2). Every seed,
+	// including 0, is a fixed seed: equal seeds give equal outputs.
+	Seed uint64
+}
+
+var (
+	_ robust.Attack = PGD{}
+	_ Targeted      = PGD{}
+)
+
+// Validate reports whether the hyper-parameters are usable. Perturb calls it.
+func (a PGD) Validate() error {
+	const name = "PGD"
+	if err := checkEps(name, a.Eps); err != nil {
+		return err
+	}
+	if err := checkNorm(name, a.Norm); err != nil {
+		return err
+	}
+	if err := checkCount(name, "Steps", a.Steps); err != nil {
+		return err
+	}
+	if err := checkCount(name, "Restarts", a.Restarts); err != nil {
+		return err
+	}
+	if err := checkOptionalPositive(name, "Step", a.Step, 0); err != nil {
+		return err
+	}
+	if a.NoRandomStart && a.Restarts > 1 {
+		return configErr("%s.Restarts = %d with NoRandomStart: every run would be identical", name, a.Restarts)
+	}
+	return checkLoss(name, a.Loss)
+}
+
+func (a PGD) steps() int    { return orInt(a.Steps, DefaultPGDSteps) }
+func (a PGD) restarts() int { return orInt(a.Restarts, DefaultRestarts) }
+
+func (a PGD) step() float64 {
+	if a.Step != 0 {
+		return a.Step
+	}
+	return DefaultStepFactor * a.Eps / float64(a.steps())
+}
+
+// Perturb implements robust.Attack: it raises the objective of the true
+// labels y. m must be a robust.Differentiable.
+func (a PGD) Perturb(ctx context.Context, m robust.Classifier, x *tensor.Dense, y []int) (*tensor.Dense, error) {
+	return a.perturb(ctx, m, x, y, nil, false)
+}
+
+// PerturbTargeted implements Targeted: it ascends the targeted kind of Loss
+// toward targets, and an example is broken when its target wins.
+func (a PGD) PerturbTargeted(ctx context.Context, m robust.Classifier, x *tensor.Dense, y, targets []int) (*tensor.Dense, error) {
+	return a.perturb(ctx, m, x, y, targets, true)
+}
+
+func (a PGD) perturb(ctx context.Context, m robust.Classifier, x *tensor.Dense, y, targets []int, targeted bool) (*tensor.Dense, error) {
+	const name = "PGD"
+	if err := a.Validate(); err != nil {
+		return nil, err
+	}
+	p, err := prepare(name, m, x, y, targets, targeted)
+	if err != nil {
+		return nil, err
+	}
+	g, err := differentiable(name, m)
+	if err != nil {
+		return nil, err
+	}
+	b := ball{norm: a.Norm.orDefault(), eps: a.Eps, bounds: p.bounds}
+	if err := checkBudget(name, b.norm, a.Eps, p.bounds, p.d); err != nil {
+		return nil, err
+	}
+	kind := lossKind(a.Loss, targeted)
+	if err := p.objective(kind).Validate(p.n, p.k); err != nil {
+		return nil, fmt.Errorf("attack: %s: %w", name, err)
+	}
+	rng := newRNG(a.Seed, pgdStream)
+	best := newWorst(p.x, p.n, p.d)
+	for r := 0; r < a.restarts(); r++ {
+		idx := best.unbroken()
+		if len(idx) == 0 {
+			break
+		}
+		q := p
+		if len(idx) < p.n {
+			q = p.subset(idx)
+		}
+		obj := q.objective(kind)
+		adv, err := a.run(ctx, g, q, obj, b, rng)
+		if err != nil {
+			return nil, err
+		}
+		loss, ok, err := q.score(ctx, m, adv, obj)
+		if err != nil {
+			return nil, failed(name, "restart", r+1, err)
+		}
+		for s, i := range idx {
+			best.offer(i, adv[s*q.d:(s+1)*q.d], loss[s], ok[s])
+		}
+	}
+	return p.tensor(b.finalize(p.x, best.adv, p.d)), nil
+}
+
+// run is one PGD run from a random start; it returns the last iterate.
+func (a PGD) run(ctx context.Context, m robust.Differentiable, p *problem, obj robust.Objective, b ball, rng *rand.Rand) ([]float32, error) {
+	const name = "PGD"
+	adv := append([]float32(nil), p.x...)
+	if !a.NoRandomStart {
+		delta := make([]float64, p.d)
+		for i := 0; i < p.n; i++ {
+			b.norm.uniformBall(rng, b.eps, delta)
+			for j, v := range delta {
+				adv[i*p.d+j] = float32(float64(adv[i*p.d+j]) + v)
+			}
+		}
+		b.project(p.x, adv, p.d)
+	}
+	step := float32(a.step())
+	dir := make([]float32, p.d)
+	for s := 1; s <= a.steps(); s++ {
+		if err := ctx.Err(); err != nil {
+			return nil, stopped(name, "step", s, err)
+		}
+		_, grad, err := p.lossGrad(ctx, m, adv, obj)
+		if err != nil {
+			return nil, failed(name, "step", s, err)
+		}
+		for i := 0; i < p.n; i++ {
+			b.norm.direction(grad[i*p.d:(i+1)*p.d], dir)
+			for j, v := range dir {
+				adv[i*p.d+j] += step * v
+			}
+		}
+		b.project(p.x, adv, p.d)
+	}
+	return adv, nil
+}
