@@ -84,7 +84,9 @@
 //
 // Randomized attacks draw from a PCG generator (math/rand/v2) seeded by their
 // Seed field; every seed, including 0, is a fixed seed, so equal seeds give
-// equal outputs on a deterministic model. The clock is never used.
+// equal outputs on a deterministic model. The clock is never used. PGD,
+// APGD, APGDT and Square implement robust.Reseedable: WithSeed returns a
+// copy with another seed, so a trainer can draw fresh starts per batch.
 //
 // Perturb checks ctx before every step, iteration or query and passes it to
 // the model; when ctx is done it returns an error wrapping ctx.Err().
