@@ -21,11 +21,11 @@ type EpochStats struct {
 	LR       float64 `json:"lr"`       // at the epoch's last batch
 	Skipped  int     `json:"skipped"`  // batches dropped for non-finite values
 	// Validated reports whether the validation figures were measured.
-	Validated        bool    `json:"validated"`
-	ValAccuracy      float64 `json:"val_accuracy"`
-	ValRobust        float64 `json:"val_robust_accuracy"` // under EarlyStop.Attack, if set
-	DurationSeconds  float64 `json:"duration_seconds"`
-	ImagesPerSecond  float64 `json:"images_per_second"`
+	Validated         bool    `json:"validated"`
+	ValAccuracy       float64 `json:"val_accuracy"`
+	ValRobust         float64 `json:"val_robust_accuracy"` // under EarlyStop.Attack, if set
+	DurationSeconds   float64 `json:"duration_seconds"`
+	ImagesPerSecond   float64 `json:"images_per_second"`
 	ValRobustMeasured bool    `json:"val_robust_measured"`
 }
 
