@@ -1,0 +1,307 @@
+package nn
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/gorobust/gorobust/internal/engine"
+	"github.com/gorobust/gorobust/robust"
+)
+
+// SaveOptions configure Save and SaveFile. A nil *SaveOptions means the
+// defaults.
+type SaveOptions struct {
+	// PrivateKey signs the file when it is not nil; nil writes an unsigned
+	// file.
+	PrivateKey ed25519.PrivateKey
+}
+
+// LoadOptions configure Load and LoadFile. A nil *LoadOptions means the
+// defaults: no signature check and the default size limits.
+type LoadOptions struct {
+	// PublicKey, when not nil, must verify the file's signature if the file
+	// has one. A file without a signature still loads unless
+	// RequireSignature is set: set both for files from untrusted places.
+	PublicKey ed25519.PublicKey
+	// RequireSignature rejects files without a signature. It needs a
+	// PublicKey.
+	RequireSignature bool
+	// MaxBytes bounds the whole file. If 0, DefaultMaxBytes is used.
+	MaxBytes int64
+	// MaxHeaderBytes bounds the JSON header. If 0, DefaultMaxHeaderBytes is
+	// used.
+	MaxHeaderBytes int64
+	// Workers is Options.Workers of the loaded model.
+	Workers int
+}
+
+func (o *LoadOptions) resolve() (LoadOptions, limits, error) {
+	var out LoadOptions
+	if o != nil {
+		out = *o
+	}
+	lim, err := newLimits(out.MaxBytes, out.MaxHeaderBytes, "LoadOptions")
+	if err != nil {
+		return out, lim, err
+	}
+	if out.PublicKey != nil && len(out.PublicKey) != ed25519.PublicKeySize {
+		return out, lim, fmt.Errorf("%w: LoadOptions.PublicKey has %d bytes, want %d", robust.ErrConfig, len(out.PublicKey), ed25519.PublicKeySize)
+	}
+	if out.RequireSignature && out.PublicKey == nil {
+		return out, lim, fmt.Errorf("%w: LoadOptions.RequireSignature needs a PublicKey", robust.ErrConfig)
+	}
+	return out, lim, nil
+}
+
+// Save writes m in the format described in the package documentation,
+// signed when opts.PrivateKey is set. Its output depends only on the
+// model's Spec, parameters and precision and on the key: saving the same
+// model twice gives the same bytes.
+func Save(w io.Writer, m *Model, opts *SaveOptions) error {
+	if m == nil {
+		return fmt.Errorf("%w: Save of a nil model", robust.ErrConfig)
+	}
+	var o SaveOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.PrivateKey != nil {
+		if len(o.PrivateKey) != ed25519.PrivateKeySize {
+			return fmt.Errorf("%w: SaveOptions.PrivateKey has %d bytes, want %d", robust.ErrConfig, len(o.PrivateKey), ed25519.PrivateKeySize)
+		}
+		if !ed25519.NewKeyFromSeed(o.PrivateKey.Seed()).Equal(o.PrivateKey) {
+			return fmt.Errorf("%w: SaveOptions.PrivateKey: public half does not match the seed", robust.ErrConfig)
+		}
+	}
+	spec, err := json.Marshal(m.Spec())
+	if err != nil {
+		return err
+	}
+	dt := dtypeF32
+	if m.Float64() {
+		dt = dtypeF64
+	}
+	ps := m.Params()
+	entries := make([]entry, len(ps))
+	var off int64
+	for i, p := range ps {
+		n := int64(p.Value.Size()) * int64(dtypeSize(dt))
+		entries[i] = entry{Name: p.Name, Dtype: dt, Shape: p.Shape, Begin: off, End: off + n}
+		off += n
+	}
+	meta := map[string]string{metaFormat: Format, metaSpec: string(spec)}
+	digest, err := hexDigest(digestHeader(entries, meta), func(w io.Writer) error { return writeParams(w, ps, dt) })
+	if err != nil {
+		return err
+	}
+	meta[metaSHA256] = digest
+	if o.PrivateKey != nil {
+		meta[metaSignature] = base64.StdEncoding.EncodeToString(sign(o.PrivateKey, entries, meta))
+	}
+	h := padHeader(canonicalHeader(entries, meta))
+	var prefix [8]byte
+	binary.LittleEndian.PutUint64(prefix[:], uint64(len(h)))
+	if _, err := w.Write(prefix[:]); err != nil {
+		return err
+	}
+	if _, err := w.Write(h); err != nil {
+		return err
+	}
+	return writeParams(w, ps, dt)
+}
+
+// Load reads a model written by Save. It validates the whole file before it
+// builds the model, in this order: the header length against the limits,
+// the header JSON (strictly: duplicate keys, unknown fields and unknown
+// metadata keys are errors), the format version, the Spec (ParseSpec), every
+// tensor against the parameters the Spec needs (names, dtype, shape,
+// offsets), the total size against MaxBytes, that the header is in the
+// canonical form Save writes, the signature, then the data section's length
+// and the digest, and finally that every value is finite. The model is
+// built only from the validated Spec. Errors wrap ErrFormat, ErrTooLarge,
+// ErrSpec, ErrSignature, ErrDigest, robust.ErrNonFinite or robust.ErrConfig.
+//
+// A Float64 model is written as F64 and loads as a Float64 model; a model
+// without parameters always loads in float32. Load reads r to its end.
+func Load(r io.Reader, opts *LoadOptions) (*Model, error) {
+	o, lim, err := opts.resolve()
+	if err != nil {
+		return nil, err
+	}
+	hb, err := readHeader(r, lim)
+	if err != nil {
+		return nil, err
+	}
+	h, err := parseHeader(hb)
+	if err != nil {
+		return nil, err
+	}
+	spec, params, err := checkMetadata(h)
+	if err != nil {
+		return nil, err
+	}
+	// The first parameter's dtype sets the model's precision; the others
+	// must match it.
+	dt := dtypeF32
+	if len(params) > 0 {
+		if e, ok := h.Tensors[params[0].Name]; ok && e.Dtype == dtypeF64 {
+			dt = dtypeF64
+		}
+	}
+	allowed := func(d string) error {
+		if d != dtypeF32 && d != dtypeF64 {
+			return fmt.Errorf("want %s or %s", dtypeF32, dtypeF64)
+		}
+		if d != dt {
+			return fmt.Errorf("want %s like tensor %q", dt, params[0].Name)
+		}
+		return nil
+	}
+	names := make([]string, len(params))
+	for i, p := range params {
+		names[i] = p.Name
+	}
+	lay, err := matchParams(h, params, names, allowed, true)
+	if err != nil {
+		return nil, err
+	}
+	if total := 8 + int64(len(hb)) + lay.dataSize; total > lim.maxBytes {
+		return nil, fmt.Errorf("%w: file needs %d bytes, MaxBytes is %d", ErrTooLarge, total, lim.maxBytes)
+	}
+	if want := padHeader(canonicalHeader(lay.entries, h.Metadata)); !bytes.Equal(hb, want) {
+		i := 0
+		for i < len(hb) && i < len(want) && hb[i] == want[i] {
+			i++
+		}
+		return nil, formatErr("header differs from its canonical encoding at byte %d of %d", i, len(hb))
+	}
+	if err := checkSignature(o, lay.entries, h.Metadata); err != nil {
+		return nil, err
+	}
+	data, err := readData(r, lay.dataSize)
+	if err != nil {
+		return nil, err
+	}
+	digest, _ := hexDigest(digestHeader(lay.entries, h.Metadata), func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+	if got := h.Metadata[metaSHA256]; got != digest {
+		return nil, fmt.Errorf("%w: __metadata__.sha256 is %s, the header and data hash to %s", ErrDigest, got, digest)
+	}
+	return build(spec, params, lay, data, dt == dtypeF64, o.Workers)
+}
+
+// checkMetadata checks the metadata of a file written by Save and returns
+// its validated Spec and the parameters that Spec needs.
+func checkMetadata(h header) (Spec, []engine.ParamInfo, error) {
+	meta := h.Metadata
+	if meta == nil {
+		return Spec{}, nil, formatErr("missing %s: not a %s file (use Import for plain safetensors files)", metadataKey, Format)
+	}
+	for k := range meta {
+		switch k {
+		case metaFormat, metaSpec, metaSHA256, metaSignature:
+		default:
+			return Spec{}, nil, formatErr("unknown key %s.%q", metadataKey, k)
+		}
+	}
+	for _, k := range []string{metaFormat, metaSpec, metaSHA256} {
+		if _, ok := meta[k]; !ok {
+			return Spec{}, nil, formatErr("missing %s.%s", metadataKey, k)
+		}
+	}
+	if f := meta[metaFormat]; f != Format {
+		return Spec{}, nil, formatErr("%s.format is %q, want %q", metadataKey, f, Format)
+	}
+	if d := meta[metaSHA256]; len(d) != 64 || !isLowerHex(d) {
+		return Spec{}, nil, formatErr("%s.sha256 %q is not 64 lowercase hex digits", metadataKey, d)
+	}
+	if s, ok := meta[metaSignature]; ok {
+		if _, err := decodeSignature(s); err != nil {
+			return Spec{}, nil, err
+		}
+	}
+	spec, err := ParseSpec([]byte(meta[metaSpec]))
+	if err != nil {
+		return Spec{}, nil, fmt.Errorf("nn: model file %s.spec: %w", metadataKey, err)
+	}
+	// Only the encoding Save writes is accepted, so that every file Load
+	// accepts is byte for byte what Save writes for the model it returns.
+	if canon, err := json.Marshal(spec); err != nil || string(canon) != meta[metaSpec] {
+		return Spec{}, nil, formatErr("%s.spec is not in the canonical form json.Marshal gives it", metadataKey)
+	}
+	_, params, err := spec.infer()
+	if err != nil {
+		return Spec{}, nil, err
+	}
+	return spec, params, nil
+}
+
+func isLowerHex(s string) bool {
+	for _, c := range []byte(s) {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// decodeSignature decodes a signature: standard base64 with padding and
+// zero trailing bits (so that one signature has one encoding) of 64 bytes.
+func decodeSignature(s string) ([]byte, error) {
+	sig, err := base64.StdEncoding.Strict().DecodeString(s)
+	if err != nil || len(sig) != ed25519.SignatureSize {
+		return nil, fmt.Errorf("%w: %s.signature is not standard base64 of %d bytes", ErrSignature, metadataKey, ed25519.SignatureSize)
+	}
+	return sig, nil
+}
+
+// checkSignature verifies the signature with o.PublicKey, when there is
+// both, and enforces o.RequireSignature.
+func checkSignature(o LoadOptions, entries []entry, meta map[string]string) error {
+	s, ok := meta[metaSignature]
+	if !ok {
+		if o.RequireSignature {
+			return fmt.Errorf("%w: missing %s.signature and RequireSignature is set", ErrSignature, metadataKey)
+		}
+		return nil
+	}
+	if o.PublicKey == nil {
+		return nil
+	}
+	sig, err := decodeSignature(s)
+	if err != nil {
+		return err
+	}
+	if !ed25519.Verify(o.PublicKey, signedMessage(entries, meta), sig) {
+		return fmt.Errorf("%w: %s.signature does not verify with the public key", ErrSignature, metadataKey)
+	}
+	return nil
+}
+
+// build decodes the validated data section and builds the model.
+func build(spec Spec, params []engine.ParamInfo, lay layout, data []byte, float64s bool, workers int) (*Model, error) {
+	ps := make([]Param, len(params))
+	for i, p := range params {
+		e := lay.entries[i]
+		vals, bad := decodeTensor(data[e.Begin:e.End], e.Dtype, float64s)
+		if bad >= 0 {
+			return nil, fmt.Errorf("nn: %w: tensor %q value %d is %v", robust.ErrNonFinite, e.Name, bad, valueAt(data[e.Begin:e.End], e.Dtype, bad))
+		}
+		ps[i] = Param{Name: p.Name, Shape: append([]int(nil), p.Shape...), Value: vals.tensor(p.Shape)}
+	}
+	m, err := New(spec, &Options{Float64: float64s, Workers: workers})
+	if err != nil {
+		return nil, err
+	}
+	if err := m.SetParams(ps); err != nil {
+		return nil, err
+	}
+	return m, nil
+}

@@ -1,0 +1,429 @@
+package nn
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"sort"
+
+	"github.com/gorobust/gorobust/internal/engine"
+	"github.com/gorobust/gorobust/robust"
+	"gorgonia.org/tensor"
+)
+
+// Errors of Load, LoadFile and Import. Each is wrapped with a message that
+// names the offending field and value; test for them with errors.Is.
+var (
+	// ErrFormat reports a file that does not follow the format: a truncated
+	// file, malformed or non-canonical JSON, a missing, unknown or
+	// ill-typed field, a dtype that is not allowed, a tensor that is missing,
+	// extra or shaped unlike the Spec needs, offsets that are out of range,
+	// overlapping or leave gaps, or bytes after the data section.
+	ErrFormat = errors.New("nn: malformed model file")
+	// ErrTooLarge reports a header or file larger than the limits in the
+	// options.
+	ErrTooLarge = errors.New("nn: model file too large")
+	// ErrDigest reports a file whose content does not match its digest.
+	ErrDigest = errors.New("nn: model file digest mismatch")
+	// ErrSignature reports a missing, malformed or invalid signature.
+	ErrSignature = errors.New("nn: model file signature invalid")
+)
+
+// Default limits of LoadOptions and ImportOptions.
+const (
+	// DefaultMaxBytes bounds a whole file: 1 GiB, room for the largest Spec
+	// (MaxParams float64 values, 512 MiB) and its header.
+	DefaultMaxBytes = 1 << 30
+	// DefaultMaxHeaderBytes bounds the JSON header: 1 MiB, far more than
+	// the largest Spec needs.
+	DefaultMaxHeaderBytes = 1 << 20
+)
+
+// metadataKey is the safetensors key of the string-to-string metadata.
+const metadataKey = "__metadata__"
+
+// Safetensors dtype names.
+const (
+	dtypeF32  = "F32"
+	dtypeF64  = "F64"
+	dtypeF16  = "F16"
+	dtypeBF16 = "BF16"
+)
+
+// dtypeSize is the element size of every dtype this package reads.
+func dtypeSize(dt string) int {
+	switch dt {
+	case dtypeF32:
+		return 4
+	case dtypeF64:
+		return 8
+	case dtypeF16, dtypeBF16:
+		return 2
+	}
+	return 0
+}
+
+// entry is one tensor of a safetensors header.
+type entry struct {
+	Name       string
+	Dtype      string
+	Shape      []int
+	Begin, End int64 // byte offsets into the data section
+}
+
+// header is a parsed safetensors header.
+type header struct {
+	Tensors  map[string]entry
+	Metadata map[string]string // nil when the file has none
+}
+
+func formatErr(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", ErrFormat, fmt.Sprintf(format, a...))
+}
+
+// limits holds validated size limits.
+type limits struct{ maxBytes, maxHeader int64 }
+
+func newLimits(maxBytes, maxHeader int64, owner string) (limits, error) {
+	if maxBytes < 0 {
+		return limits{}, fmt.Errorf("%w: %s.MaxBytes %d, want >= 0", robust.ErrConfig, owner, maxBytes)
+	}
+	if maxHeader < 0 {
+		return limits{}, fmt.Errorf("%w: %s.MaxHeaderBytes %d, want >= 0", robust.ErrConfig, owner, maxHeader)
+	}
+	l := limits{maxBytes: maxBytes, maxHeader: maxHeader}
+	if l.maxBytes == 0 {
+		l.maxBytes = DefaultMaxBytes
+	}
+	if l.maxHeader == 0 {
+		l.maxHeader = DefaultMaxHeaderBytes
+	}
+	return l, nil
+}
+
+// readHeader reads the 8-byte length and the header it announces, never
+// allocating more than the limits allow nor more than the file holds.
+func readHeader(r io.Reader, lim limits) ([]byte, error) {
+	var prefix [8]byte
+	if n, err := io.ReadFull(r, prefix[:]); err != nil {
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return nil, formatErr("file has %d bytes, shorter than the 8-byte header length", n)
+		}
+		return nil, fmt.Errorf("nn: reading header length: %w", err)
+	}
+	n := binary.LittleEndian.Uint64(prefix[:])
+	if n > uint64(lim.maxHeader) {
+		return nil, fmt.Errorf("%w: header length %d exceeds MaxHeaderBytes %d", ErrTooLarge, n, lim.maxHeader)
+	}
+	if n > uint64(lim.maxBytes)-8 {
+		return nil, fmt.Errorf("%w: header length %d exceeds MaxBytes %d", ErrTooLarge, n, lim.maxBytes)
+	}
+	if n < 2 {
+		return nil, formatErr("header length %d, too short for a JSON object", n)
+	}
+	b, err := readAtMost(r, int64(n))
+	if err != nil {
+		return nil, fmt.Errorf("nn: reading header: %w", err)
+	}
+	if int64(len(b)) < int64(n) {
+		return nil, formatErr("header length %d exceeds the %d bytes left in the file", n, len(b))
+	}
+	return b, nil
+}
+
+// readAtMost reads up to n bytes, stopping early at EOF. Its buffer grows
+// with the bytes actually read, so a length from an untrusted file makes it
+// allocate at most about twice what the file holds.
+func readAtMost(r io.Reader, n int64) ([]byte, error) {
+	const first = 1 << 16
+	buf := make([]byte, 0, min(n, first))
+	for int64(len(buf)) < n {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, int(min(n, 2*int64(cap(buf)))-int64(len(buf))))
+		}
+		m, err := io.ReadFull(r, buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+m]
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return buf, nil
+}
+
+// readData reads the data section of exactly n bytes and checks that
+// nothing follows it.
+func readData(r io.Reader, n int64) ([]byte, error) {
+	data, err := readAtMost(r, n)
+	if err != nil {
+		return nil, fmt.Errorf("nn: reading data: %w", err)
+	}
+	if int64(len(data)) < n {
+		return nil, formatErr("data section has %d bytes, the header needs %d", len(data), n)
+	}
+	var one [1]byte
+	switch m, err := io.ReadFull(r, one[:]); {
+	case m > 0:
+		return nil, formatErr("bytes after the %d-byte data section", n)
+	case err != io.EOF:
+		return nil, fmt.Errorf("nn: reading data: %w", err)
+	}
+	return data, nil
+}
+
+// parseHeader parses a header strictly: one JSON object without duplicate
+// keys, whose "__metadata__" maps strings to strings and whose other
+// entries have exactly the fields dtype, shape and data_offsets.
+// Trailing spaces (the padding) are allowed.
+func parseHeader(b []byte) (header, error) {
+	if b[0] != '{' {
+		return header{}, formatErr("header does not start with '{'")
+	}
+	if err := CheckJSON(b); err != nil {
+		return header{}, formatErr("header JSON: %v", err)
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return header{}, formatErr("header JSON: %v", err)
+	}
+	h := header{Tensors: make(map[string]entry, len(raw))}
+	for name, v := range raw {
+		if name == metadataKey {
+			if bytes.Equal(v, []byte("null")) {
+				return header{}, formatErr("%s is null, want an object", metadataKey)
+			}
+			if err := json.Unmarshal(v, &h.Metadata); err != nil {
+				return header{}, formatErr("%s must map strings to strings: %v", metadataKey, err)
+			}
+			continue
+		}
+		e, err := parseEntry(name, v)
+		if err != nil {
+			return header{}, err
+		}
+		h.Tensors[name] = e
+	}
+	return h, nil
+}
+
+func parseEntry(name string, v json.RawMessage) (entry, error) {
+	var f struct {
+		Dtype       *string           `json:"dtype"`
+		Shape       []json.RawMessage `json:"shape"`
+		DataOffsets []json.RawMessage `json:"data_offsets"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(v))
+	dec.DisallowUnknownFields()
+	if v[0] != '{' {
+		return entry{}, formatErr("tensor %q: entry is not an object", name)
+	}
+	if err := dec.Decode(&f); err != nil {
+		return entry{}, formatErr("tensor %q: %v", name, err)
+	}
+	e := entry{Name: name}
+	switch {
+	case f.Dtype == nil:
+		return entry{}, formatErr("tensor %q: missing dtype", name)
+	case f.Shape == nil:
+		return entry{}, formatErr("tensor %q: missing shape", name)
+	case f.DataOffsets == nil:
+		return entry{}, formatErr("tensor %q: missing data_offsets", name)
+	case len(f.DataOffsets) != 2:
+		return entry{}, formatErr("tensor %q: data_offsets has %d values, want 2", name, len(f.DataOffsets))
+	}
+	e.Dtype = *f.Dtype
+	e.Shape = make([]int, 0, len(f.Shape))
+	for i, s := range f.Shape {
+		d, err := parseCount(s)
+		if err != nil {
+			return entry{}, formatErr("tensor %q: shape[%d] = %s: %v", name, i, s, err)
+		}
+		e.Shape = append(e.Shape, int(d))
+	}
+	var err error
+	if e.Begin, err = parseCount(f.DataOffsets[0]); err != nil {
+		return entry{}, formatErr("tensor %q: data_offsets[0] = %s: %v", name, f.DataOffsets[0], err)
+	}
+	if e.End, err = parseCount(f.DataOffsets[1]); err != nil {
+		return entry{}, formatErr("tensor %q: data_offsets[1] = %s: %v", name, f.DataOffsets[1], err)
+	}
+	if e.End < e.Begin {
+		return entry{}, formatErr("tensor %q: data_offsets [%d, %d] end before they begin", name, e.Begin, e.End)
+	}
+	return e, nil
+}
+
+// parseCount parses a non-negative JSON integer written with digits only:
+// no sign, fraction, exponent or quotes, at most 2^53 (the integers every
+// JSON reader represents exactly).
+func parseCount(raw json.RawMessage) (int64, error) {
+	s := bytes.TrimSpace(raw)
+	if len(s) == 0 || len(s) > 16 || (s[0] == '0' && len(s) > 1) {
+		return 0, errors.New("want a non-negative integer at most 2^53")
+	}
+	var v int64
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return 0, errors.New("want a non-negative integer at most 2^53")
+		}
+		v = 10*v + int64(c-'0')
+	}
+	if v > 1<<53 {
+		return 0, errors.New("want a non-negative integer at most 2^53")
+	}
+	return v, nil
+}
+
+// layout is the result of matching a header's tensors to a Spec's
+// parameters: the entries in parameter order and the data section size.
+type layout struct {
+	entries  []entry
+	dataSize int64
+}
+
+// matchParams checks that the header holds exactly the parameters params
+// (named names[i], all distinct) with the right shapes and dtypes allowed by allowed, and that
+// their data_offsets tile the data section without gaps or overlaps. If
+// inOrder, the tensors must also be stored in parameter order.
+func matchParams(h header, params []engine.ParamInfo, names []string, allowed func(string) error, inOrder bool) (layout, error) {
+	want := make(map[string]bool, len(params))
+	for _, n := range names {
+		want[n] = true
+	}
+	var extra []string
+	for name := range h.Tensors {
+		if !want[name] {
+			extra = append(extra, name)
+		}
+	}
+	if len(extra) > 0 {
+		sort.Strings(extra)
+		return layout{}, formatErr("tensor %q is not a parameter of the spec (%d unexpected)", extra[0], len(extra))
+	}
+	out := layout{entries: make([]entry, len(params))}
+	for i, p := range params {
+		name := names[i]
+		e, ok := h.Tensors[name]
+		if !ok {
+			return layout{}, formatErr("missing tensor %q", name)
+		}
+		if err := allowed(e.Dtype); err != nil {
+			return layout{}, formatErr("tensor %q: dtype %q not allowed: %v", name, e.Dtype, err)
+		}
+		if !sameShape(e.Shape, p.Shape) {
+			return layout{}, fmt.Errorf("%w: %w: tensor %q has shape %v, the spec needs %v", ErrFormat, robust.ErrShape, name, e.Shape, p.Shape)
+		}
+		// Sizes are bounded by MaxParams, so this cannot overflow.
+		if n := int64(p.Size()) * int64(dtypeSize(e.Dtype)); e.End-e.Begin != n {
+			return layout{}, formatErr("tensor %q: data_offsets [%d, %d] span %d bytes, %v %s needs %d", name, e.Begin, e.End, e.End-e.Begin, e.Shape, e.Dtype, n)
+		}
+		out.entries[i] = e
+	}
+	sorted := out.entries
+	if !inOrder {
+		sorted = slices.Clone(out.entries)
+		slices.SortStableFunc(sorted, func(a, b entry) int {
+			if a.Begin != b.Begin {
+				return int(a.Begin - b.Begin)
+			}
+			return int(a.End - b.End)
+		})
+	}
+	var end int64
+	for _, e := range sorted {
+		switch {
+		case e.Begin > end:
+			return layout{}, formatErr("tensor %q: data_offsets [%d, %d] leave a gap after byte %d", e.Name, e.Begin, e.End, end)
+		case e.Begin < end && inOrder:
+			return layout{}, formatErr("tensor %q: data_offsets [%d, %d] are out of parameter order or overlap the previous tensor, which ends at %d", e.Name, e.Begin, e.End, end)
+		case e.Begin < end:
+			return layout{}, formatErr("tensor %q: data_offsets [%d, %d] overlap another tensor, which ends at %d", e.Name, e.Begin, e.End, end)
+		}
+		end = e.End
+	}
+	out.dataSize = end
+	return out, nil
+}
+
+// valueAt decodes element i of the little-endian data b of dtype dt.
+func valueAt(b []byte, dt string, i int) float64 {
+	switch dt {
+	case dtypeF32:
+		return float64(math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:])))
+	case dtypeF64:
+		return math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:]))
+	case dtypeF16:
+		return float64(halfToFloat32(binary.LittleEndian.Uint16(b[2*i:])))
+	case dtypeBF16:
+		return float64(math.Float32frombits(uint32(binary.LittleEndian.Uint16(b[2*i:])) << 16))
+	}
+	panic("nn: unknown dtype " + dt)
+}
+
+// values holds decoded parameter values in one of the two model dtypes.
+type values struct {
+	f32 []float32
+	f64 []float64
+}
+
+func (v values) tensor(shape []int) *tensor.Dense {
+	if v.f64 != nil {
+		return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v.f64))
+	}
+	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v.f32))
+}
+
+// decodeTensor converts the little-endian data b of dtype dt to float64
+// (if float64s) or float32, rounding to nearest. It returns the index of
+// the first value that is not finite after conversion, or -1.
+func decodeTensor(b []byte, dt string, float64s bool) (values, int) {
+	n := len(b) / dtypeSize(dt)
+	if float64s {
+		out := make([]float64, n)
+		for i := range out {
+			x := valueAt(b, dt, i)
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				return values{}, i
+			}
+			out[i] = x
+		}
+		return values{f64: out}, -1
+	}
+	out := make([]float32, n)
+	for i := range out {
+		x := float32(valueAt(b, dt, i))
+		if x != x || math.IsInf(float64(x), 0) {
+			return values{}, i
+		}
+		out[i] = x
+	}
+	return values{f32: out}, -1
+}
+
+// halfToFloat32 converts IEEE 754 binary16 to float32, exactly.
+func halfToFloat32(h uint16) float32 {
+	sign := uint32(h>>15) << 31
+	exp := uint32(h>>10) & 0x1f
+	frac := uint32(h) & 0x3ff
+	switch {
+	case exp == 0x1f: // Inf or NaN
+		return math.Float32frombits(sign | 0xff<<23 | frac<<13)
+	case exp != 0: // normal
+		return math.Float32frombits(sign | (exp+127-15)<<23 | frac<<13)
+	case frac == 0:
+		return math.Float32frombits(sign)
+	}
+	// Subnormal: frac * 2^-24.
+	v := float32(frac) * (1.0 / (1 << 24))
+	if sign != 0 {
+		v = -v
+	}
+	return v
+}
