@@ -24,8 +24,8 @@ func tinySpec() Spec {
 		Layers: []Layer{
 			Normalize{Mean: []float64{0.1}, Std: []float64{0.3}},
 			Conv2D{Out: 2, Kernel: 3, Stride: 1, Pad: 1}, ReLU{}, // 2x6x6
-			MaxPool2D{Kernel: 2, Stride: 2},                     // 2x3x3
-			AvgPool2D{Kernel: 1, Stride: 1},                     // 2x3x3
+			MaxPool2D{Kernel: 2, Stride: 2}, // 2x3x3
+			AvgPool2D{Kernel: 1, Stride: 1}, // 2x3x3
 			Flatten{}, Dense{Out: 4}, Dropout{P: 0.5}, ReLU{}, Dense{Out: 3},
 		},
 	}
