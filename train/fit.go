@@ -251,6 +251,9 @@ func (r *run) batch(ctx context.Context, idx []int, lr float64) (float64, float6
 	}
 	step := uint64(st.Step)
 	loss := nn.TrainLoss{Labels: y, Temperature: c.Temperature, Seed: mix(c.Seed, streamDropout, step)}
+	if sd, ok := r.ds.(softLabeled); ok {
+		loss = nn.TrainLoss{Kind: nn.SoftTargets, Soft: sd.Soft(idx), Temperature: c.Temperature, Seed: loss.Seed}
+	}
 	in := x
 	var cleanLoss *nn.TrainLoss
 	switch c.Method {
