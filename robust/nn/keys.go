@@ -1,0 +1,168 @@
+package nn
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// ErrKey reports a key that is not an Ed25519 key in the documented
+// format.
+var ErrKey = errors.New("nn: invalid key")
+
+// maxKeyBytes bounds a key file; an Ed25519 key in PEM takes about 120
+// bytes.
+const maxKeyBytes = 64 << 10
+
+// PEM block types of key files: PKIX (SubjectPublicKeyInfo, RFC 8410) for
+// public keys and unencrypted PKCS #8 (RFC 5208, RFC 8410) for private
+// keys, the formats of `openssl genpkey -algorithm ed25519` and
+// `openssl pkey -pubout`.
+const (
+	pemPublicKey  = "PUBLIC KEY"
+	pemPrivateKey = "PRIVATE KEY"
+)
+
+// GenerateKey generates an Ed25519 key pair for signing model files, with
+// entropy from rand; nil means crypto/rand. Unlike the model seeds of this
+// package, nil does not mean a fixed seed: a signing key must be secret.
+// A deterministic rand gives a deterministic key, for tests.
+func GenerateKey(rand io.Reader) (ed25519.PublicKey, ed25519.PrivateKey, error) {
+	pub, priv, err := ed25519.GenerateKey(rand)
+	if err != nil {
+		return nil, nil, fmt.Errorf("nn: generating a key: %w", err)
+	}
+	return pub, priv, nil
+}
+
+// WritePublicKey writes pub as a PEM "PUBLIC KEY" block holding its PKIX
+// encoding.
+func WritePublicKey(w io.Writer, pub ed25519.PublicKey) error {
+	if len(pub) != ed25519.PublicKeySize {
+		return fmt.Errorf("%w: public key has %d bytes, want %d", ErrKey, len(pub), ed25519.PublicKeySize)
+	}
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrKey, err)
+	}
+	return pem.Encode(w, &pem.Block{Type: pemPublicKey, Bytes: der})
+}
+
+// WritePrivateKey writes priv as a PEM "PRIVATE KEY" block holding its
+// unencrypted PKCS #8 encoding. Whoever reads the output can sign models
+// in the owner's name: write it only to a place as private as the key.
+func WritePrivateKey(w io.Writer, priv ed25519.PrivateKey) error {
+	if len(priv) != ed25519.PrivateKeySize {
+		return fmt.Errorf("%w: private key has %d bytes, want %d", ErrKey, len(priv), ed25519.PrivateKeySize)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrKey, err)
+	}
+	return pem.Encode(w, &pem.Block{Type: pemPrivateKey, Bytes: der})
+}
+
+// WritePublicKeyFile writes pub with WritePublicKey to a new file of mode
+// 0644. It refuses to overwrite an existing file.
+func WritePublicKeyFile(path string, pub ed25519.PublicKey) error {
+	return writeNewFile(path, 0o644, func(w io.Writer) error { return WritePublicKey(w, pub) })
+}
+
+// WritePrivateKeyFile writes priv with WritePrivateKey to a new file of
+// mode 0600 (readable by its owner only). It refuses to overwrite an
+// existing file, which may be the only copy of another key.
+func WritePrivateKeyFile(path string, priv ed25519.PrivateKey) error {
+	return writeNewFile(path, 0o600, func(w io.Writer) error { return WritePrivateKey(w, priv) })
+}
+
+func writeNewFile(path string, mode os.FileMode, write func(io.Writer) error) (err error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		return fmt.Errorf("nn: %w", err)
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("nn: %w", cerr)
+		}
+		if err != nil {
+			os.Remove(path)
+		}
+	}()
+	if err := write(f); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("nn: %w", err)
+	}
+	return nil
+}
+
+// ReadPublicKey reads a public key written by WritePublicKey (or by
+// `openssl pkey -pubout` from an Ed25519 key): one PEM "PUBLIC KEY" block
+// and nothing else but white space.
+func ReadPublicKey(r io.Reader) (ed25519.PublicKey, error) {
+	der, err := readPEM(r, pemPublicKey)
+	if err != nil {
+		return nil, err
+	}
+	k, err := x509.ParsePKIXPublicKey(der)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrKey, err)
+	}
+	pub, ok := k.(ed25519.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("%w: %T, want an Ed25519 public key", ErrKey, k)
+	}
+	return pub, nil
+}
+
+// ReadPrivateKey reads a private key written by WritePrivateKey (or by
+// `openssl genpkey -algorithm ed25519`): one unencrypted PEM "PRIVATE KEY"
+// block and nothing else but white space.
+func ReadPrivateKey(r io.Reader) (ed25519.PrivateKey, error) {
+	der, err := readPEM(r, pemPrivateKey)
+	if err != nil {
+		return nil, err
+	}
+	k, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrKey, err)
+	}
+	priv, ok := k.(ed25519.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("%w: %T, want an Ed25519 private key", ErrKey, k)
+	}
+	return priv, nil
+}
+
+// readPEM reads exactly one PEM block of type typ, without headers.
+func readPEM(r io.Reader, typ string) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxKeyBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("nn: reading key: %w", err)
+	}
+	if len(b) > maxKeyBytes {
+		return nil, fmt.Errorf("%w: key file larger than %d bytes", ErrKey, maxKeyBytes)
+	}
+	b = bytes.TrimSpace(b)
+	if !bytes.HasPrefix(b, []byte("-----BEGIN ")) {
+		return nil, fmt.Errorf("%w: not a PEM file", ErrKey)
+	}
+	block, rest := pem.Decode(b)
+	switch {
+	case block == nil:
+		return nil, fmt.Errorf("%w: malformed PEM", ErrKey)
+	case block.Type != typ:
+		return nil, fmt.Errorf("%w: PEM block %q, want %q", ErrKey, block.Type, typ)
+	case len(block.Headers) > 0:
+		return nil, fmt.Errorf("%w: PEM headers are not supported (encrypted key?)", ErrKey)
+	case len(bytes.TrimSpace(rest)) > 0:
+		return nil, fmt.Errorf("%w: data after the PEM block", ErrKey)
+	}
+	return block.Bytes, nil
+}
