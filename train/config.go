@@ -161,6 +161,13 @@ type Trainer struct {
 	// If it exists when Fit starts, Fit resumes from it.
 	Checkpoint      string
 	CheckpointEvery int
+	// Augment, if not nil, transforms every clean training batch before
+	// the attack and the step, for example with Gaussian noise for
+	// randomized smoothing (defense/smoothing). It must not modify x and
+	// must draw its randomness from seed, which Fit derives from Seed and the
+	// step so that resumed trainings stay exact. Validation data is not
+	// augmented.
+	Augment func(ctx context.Context, x *tensor.Dense, seed uint64) (*tensor.Dense, error)
 	// Progress, if not nil, is called after every batch.
 	Progress func(Progress)
 }

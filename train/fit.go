@@ -153,6 +153,7 @@ const (
 	streamAttack
 	streamDropout
 	streamTRADES
+	streamAugment
 )
 
 func (r *run) batches(epoch int) [][]int {
@@ -250,6 +251,17 @@ func (r *run) batch(ctx context.Context, idx []int, lr float64) (float64, float6
 		return 0, 0, r.nonFinite("input")
 	}
 	step := uint64(st.Step)
+	if c.Augment != nil {
+		if x, err = c.Augment(ctx, x, mix(c.Seed, streamAugment, step)); err != nil {
+			return 0, 0, fmt.Errorf("train: augment at epoch %d, batch %d: %w", st.Epoch, st.Batch, err)
+		}
+		if _, xd, err = robust.Images(x); err != nil {
+			return 0, 0, fmt.Errorf("train: augment: %w", err)
+		}
+		if !finite32(xd) {
+			return 0, 0, r.nonFinite("augmented input")
+		}
+	}
 	loss := nn.TrainLoss{Labels: y, Temperature: c.Temperature, Seed: mix(c.Seed, streamDropout, step)}
 	if sd, ok := r.ds.(softLabeled); ok {
 		loss = nn.TrainLoss{Kind: nn.SoftTargets, Soft: sd.Soft(idx), Temperature: c.Temperature, Seed: loss.Seed}

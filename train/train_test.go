@@ -375,3 +375,25 @@ func TestDistillation(t *testing.T) {
 		t.Errorf("temperature 0: got %v", err)
 	}
 }
+
+func TestAugmentIsApplied(t *testing.T) {
+	var seeds []uint64
+	tr := Trainer{Epochs: 1, BatchSize: 50, Schedule: Constant{Rate: 0.01}, Seed: 4,
+		Augment: func(ctx context.Context, x *tensor.Dense, seed uint64) (*tensor.Dense, error) {
+			seeds = append(seeds, seed)
+			// Blank images carry no signal: a model trained on them alone
+			// stays at chance.
+			return tensor.New(tensor.WithShape(x.Shape().Clone()...), tensor.WithBacking(make([]float32, x.Shape().TotalSize()))), nil
+		}}
+	m := newModel(t, tinySpec())
+	if _, err := tr.Fit(context.Background(), m, subset(t, true, 500)); err != nil {
+		t.Fatal(err)
+	}
+	if len(seeds) != 10 || seeds[0] == seeds[1] {
+		t.Errorf("Augment called with seeds %v", seeds)
+	}
+	acc, _, _ := Accuracy(context.Background(), m, subset(t, false, 500), allIdx(500), nil, 250)
+	if acc > 0.3 {
+		t.Errorf("accuracy %.3f after training on blank images: Augment was not used", acc)
+	}
+}
