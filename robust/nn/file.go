@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 
 	"github.com/gorobust/gorobust/internal/engine"
 	"github.com/gorobust/gorobust/robust"
@@ -292,7 +293,12 @@ func build(spec Spec, params []engine.ParamInfo, lay layout, data []byte, float6
 		e := lay.entries[i]
 		vals, bad := decodeTensor(data[e.Begin:e.End], e.Dtype, float64s)
 		if bad >= 0 {
-			return nil, fmt.Errorf("nn: %w: tensor %q value %d is %v", robust.ErrNonFinite, e.Name, bad, valueAt(data[e.Begin:e.End], e.Dtype, bad))
+			v := valueAt(data[e.Begin:e.End], e.Dtype, bad)
+			beyond := ""
+			if !math.IsNaN(v) && !math.IsInf(v, 0) {
+				beyond = ", beyond float32"
+			}
+			return nil, fmt.Errorf("nn: %w: tensor %q value %d is %v%s", robust.ErrNonFinite, e.Name, bad, v, beyond)
 		}
 		ps[i] = Param{Name: p.Name, Shape: append([]int(nil), p.Shape...), Value: vals.tensor(p.Shape)}
 	}

@@ -1,0 +1,115 @@
+package nn
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+
+	"github.com/gorobust/gorobust/robust"
+)
+
+// ImportOptions configure Import. A nil *ImportOptions means the defaults.
+type ImportOptions struct {
+	// Prefix is prepended to every parameter name to get the tensor name in
+	// the file: "model." for a state_dict of a module that holds the
+	// nn.Sequential as its attribute "model". If "", names are used as they
+	// are.
+	Prefix string
+	// Rename, when not nil, maps a parameter name ("5.weight") to the name
+	// the tensor has in the file, before Prefix is prepended: for a PyTorch
+	// model whose layer indices differ from the Spec's. It must map distinct
+	// names to distinct names.
+	Rename func(param string) string
+	// SHA256, when not nil, must be the SHA-256 of the whole file (as model
+	// hubs publish it); a file with another digest is rejected with
+	// ErrDigest. If nil, no digest is checked.
+	SHA256 []byte
+	// Float64 builds a Float64 model; otherwise the model computes in
+	// float32 whatever the file's dtypes.
+	Float64 bool
+	// Workers is Options.Workers of the model.
+	Workers int
+	// MaxBytes bounds the whole file. If 0, DefaultMaxBytes is used.
+	MaxBytes int64
+	// MaxHeaderBytes bounds the JSON header. If 0, DefaultMaxHeaderBytes is
+	// used.
+	MaxHeaderBytes int64
+}
+
+// Import reads a plain safetensors file, as other frameworks write it, into
+// a model of the given Spec. The file must hold exactly the Spec's
+// parameters, named Prefix + "<layer index>.weight" and "<layer
+// index>.bias" (or Prefix + Rename(name)) with PyTorch's shapes (see the package documentation), in
+// any order within the data section, in dtype F32, F64, F16 or BF16 (each
+// tensor may differ); values are converted to the model's precision by
+// rounding to nearest and must be finite afterwards. The metadata, if any,
+// must map strings to strings and is otherwise ignored: Import neither
+// needs nor checks a gorobust digest or signature (use Load for files
+// written by Save). Validation is as strict as Load's in everything else,
+// and happens before the model is built; errors wrap the same sentinels.
+func Import(spec Spec, r io.Reader, opts *ImportOptions) (*Model, error) {
+	var o ImportOptions
+	if opts != nil {
+		o = *opts
+	}
+	lim, err := newLimits(o.MaxBytes, o.MaxHeaderBytes, "ImportOptions")
+	if err != nil {
+		return nil, err
+	}
+	if o.SHA256 != nil && len(o.SHA256) != sha256.Size {
+		return nil, fmt.Errorf("%w: ImportOptions.SHA256 has %d bytes, want %d", robust.ErrConfig, len(o.SHA256), sha256.Size)
+	}
+	_, params, err := spec.infer()
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(params))
+	owner := make(map[string]string, len(params))
+	for i, p := range params {
+		n := p.Name
+		if o.Rename != nil {
+			n = o.Rename(n)
+		}
+		names[i] = o.Prefix + n
+		if q, dup := owner[names[i]]; dup {
+			return nil, fmt.Errorf("%w: ImportOptions.Rename maps both %q and %q to tensor %q", robust.ErrConfig, q, p.Name, names[i])
+		}
+		owner[names[i]] = p.Name
+	}
+	hash := sha256.New()
+	if o.SHA256 != nil {
+		r = io.TeeReader(r, hash)
+	}
+	hb, err := readHeader(r, lim)
+	if err != nil {
+		return nil, err
+	}
+	h, err := parseHeader(hb)
+	if err != nil {
+		return nil, err
+	}
+	allowed := func(d string) error {
+		if dtypeSize(d) == 0 {
+			return fmt.Errorf("want %s, %s, %s or %s", dtypeF32, dtypeF64, dtypeF16, dtypeBF16)
+		}
+		return nil
+	}
+	lay, err := matchParams(h, params, names, allowed, false)
+	if err != nil {
+		return nil, err
+	}
+	if total := 8 + int64(len(hb)) + lay.dataSize; total > lim.maxBytes {
+		return nil, fmt.Errorf("%w: file needs %d bytes, MaxBytes is %d", ErrTooLarge, total, lim.maxBytes)
+	}
+	data, err := readData(r, lay.dataSize)
+	if err != nil {
+		return nil, err
+	}
+	if o.SHA256 != nil {
+		if got := hash.Sum(nil); string(got) != string(o.SHA256) {
+			return nil, fmt.Errorf("%w: file hashes to %s, ImportOptions.SHA256 is %s", ErrDigest, hex.EncodeToString(got), hex.EncodeToString(o.SHA256))
+		}
+	}
+	return build(spec, params, lay, data, o.Float64, o.Workers)
+}
