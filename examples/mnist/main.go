@@ -45,7 +45,7 @@ type options struct {
 	pgdStep, tradesBeta float64
 	seed                uint64
 	workers             int
-	summary             string
+	summary, load       string
 }
 
 func main() {
@@ -67,6 +67,7 @@ func main() {
 	flag.Uint64Var(&o.seed, "seed", 0, "seed for initialisation, shuffling and attacks")
 	flag.IntVar(&o.workers, "workers", 0, "replicas a batch is split across (0: GOMAXPROCS)")
 	flag.StringVar(&o.summary, "summary", "", "write the results as JSON to this file")
+	flag.StringVar(&o.load, "load", "", "skip training: evaluate the model in this file")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -96,9 +97,26 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
+	var m *nn.Model
+	var hist *train.History
+	var trainTime time.Duration
+	if o.load != "" {
+		if m, err = nn.LoadFile(o.load, &nn.LoadOptions{Workers: o.workers}); err != nil {
+			return err
+		}
+		fmt.Printf("loaded %s\n", o.load)
+	} else {
+		if m, hist, trainTime, err = trainModel(ctx, o, trainSet); err != nil {
+			return err
+		}
+	}
+	return evaluate(ctx, o, m, testSet, hist, trainTime)
+}
+
+func trainModel(ctx context.Context, o options, trainSet *data.Dataset) (*nn.Model, *train.History, time.Duration, error) {
 	m, err := nn.New(nn.ReferenceCNN(), &nn.Options{Seed: o.seed, Workers: o.workers})
 	if err != nil {
-		return err
+		return nil, nil, 0, err
 	}
 	tr := train.Trainer{
 		Epochs: o.epochs, BatchSize: o.batch, Seed: o.seed,
@@ -118,7 +136,7 @@ func run(ctx context.Context, o options) error {
 	case "standard":
 		tr.Method = train.Standard
 	default:
-		return fmt.Errorf("unknown -method %q", o.method)
+		return nil, nil, 0, fmt.Errorf("unknown -method %q", o.method)
 	}
 	batches := (trainSet.Len() + o.batch - 1) / o.batch
 	bar := progressbar.NewOptions(o.epochs*batches,
@@ -134,7 +152,7 @@ func run(ctx context.Context, o options) error {
 	_ = bar.Finish()
 	fmt.Fprintln(os.Stderr)
 	if err != nil {
-		return err
+		return nil, nil, 0, err
 	}
 	trainTime := time.Since(start)
 	for _, e := range hist.Epochs {
@@ -142,10 +160,13 @@ func run(ctx context.Context, o options) error {
 	}
 	fmt.Printf("trained in %v\n", trainTime.Round(time.Second))
 	if err := nn.SaveFile(o.out, m, nil); err != nil {
-		return err
+		return nil, nil, 0, err
 	}
 	fmt.Printf("saved %s\n", o.out)
+	return m, hist, trainTime, nil
+}
 
+func evaluate(ctx context.Context, o options, m *nn.Model, testSet *data.Dataset, hist *train.History, trainTime time.Duration) error {
 	all := indices(testSet.Len())
 	evalStart := time.Now()
 	clean, _, err := train.Accuracy(ctx, m, testSet, all, nil, 500)
@@ -169,7 +190,7 @@ func run(ctx context.Context, o options) error {
 		s := summary{
 			Method: o.method, Epochs: o.epochs, Seed: o.seed, TrainSeconds: trainTime.Seconds(),
 			CleanAccuracy: clean, CleanExamples: len(all), RobustAccuracy: rob, RobustExamples: len(evalIdx),
-			RobustAttack: name, EvalSeconds: evalTime.Seconds(), Model: o.out, History: hist,
+			RobustAttack: name, EvalSeconds: evalTime.Seconds(), Model: modelPath(o), History: hist,
 		}
 		b, _ := json.MarshalIndent(s, "", "  ")
 		if err := os.WriteFile(o.summary, append(b, '\n'), 0o644); err != nil {
@@ -216,4 +237,11 @@ func loadData(dir string) (trainSet, testSet *data.Dataset, err error) {
 	}
 	testSet, err = mnist.Test()
 	return trainSet, testSet, err
+}
+
+func modelPath(o options) string {
+	if o.load != "" {
+		return o.load
+	}
+	return o.out
 }
