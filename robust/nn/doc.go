@@ -50,30 +50,31 @@
 //	import hashlib, json
 //	import numpy as np
 //
-//	def load(path):
-//	    with open(path, "rb") as f:
-//	        buf = f.read()
-//	    n = int.from_bytes(buf[:8], "little")
-//	    header = json.loads(buf[8:8 + n])
-//	    data = buf[8 + n:]
-//	    meta = header.pop("__metadata__")
-//	    unsigned = {k: v for k, v in meta.items() if k not in ("sha256", "signature")}
-//	    canon = json.dumps({**header, "__metadata__": unsigned}, sort_keys=True, separators=(",", ":"))
-//	    assert hashlib.sha256(canon.encode() + data).hexdigest() == meta["sha256"]
-//	    dtypes = {"F32": "<f4", "F64": "<f8"}
-//	    weights = {}
-//	    for name, t in header.items():
-//	        begin, end = t["data_offsets"]
-//	        weights[name] = np.frombuffer(data[begin:end], dtype=dtypes[t["dtype"]]).reshape(t["shape"])
-//	    return json.loads(meta["spec"]), weights
+//	with open("model.safetensors", "rb") as f:
+//	    buf = f.read()
+//	n = int.from_bytes(buf[:8], "little")
+//	header = json.loads(buf[8:8 + n])
+//	data = buf[8 + n:]
+//	meta = header.pop("__metadata__")
+//	unsigned = {k: v for k, v in meta.items() if k not in ("sha256", "signature")}
+//	canon = json.dumps({**header, "__metadata__": unsigned}, sort_keys=True, separators=(",", ":"))
+//	assert hashlib.sha256(canon.encode() + data).hexdigest() == meta["sha256"]
+//	spec = json.loads(meta["spec"])
+//	dtypes = {"F32": "<f4", "F64": "<f8"}
+//	weights = {}
+//	for name, t in header.items():
+//	    begin, end = t["data_offsets"]
+//	    weights[name] = np.frombuffer(data[begin:end], dtype=dtypes[t["dtype"]]).reshape(t["shape"])
 //
-// and, with the cryptography package, the signature:
+// and this one, with the cryptography package, the signature:
 //
 //	import base64
 //	from cryptography.hazmat.primitives.serialization import load_pem_public_key
+//
 //	signed = {k: v for k, v in meta.items() if k != "signature"}
 //	msg = b"gorobust/1 model signature\n" + json.dumps({**header, "__metadata__": signed}, sort_keys=True, separators=(",", ":")).encode()
-//	load_pem_public_key(open("model.pub", "rb").read()).verify(base64.b64decode(meta["signature"]), msg)
+//	with open("model.pub", "rb") as f:
+//	    load_pem_public_key(f.read()).verify(base64.b64decode(meta["signature"]), msg)
 //
 // # Loading untrusted files
 //
