@@ -98,6 +98,7 @@ func TestLoadRejectsCraftedFiles(t *testing.T) {
 		{"header length 2^64-1", withLength(good, math.MaxUint64), nil, []error{ErrTooLarge}, "MaxHeaderBytes"},
 		{"header above MaxHeaderBytes", good, &LoadOptions{MaxHeaderBytes: int64(hlen) - 8}, []error{ErrTooLarge}, "MaxHeaderBytes"},
 		{"header above MaxBytes", good, &LoadOptions{MaxBytes: int64(hlen)}, []error{ErrTooLarge}, "MaxBytes"},
+		{"MaxBytes below 8", good, &LoadOptions{MaxBytes: 4}, []error{ErrTooLarge}, "MaxBytes 4"},
 		{"file above MaxBytes", good, &LoadOptions{MaxBytes: int64(len(good)) - 1}, []error{ErrTooLarge}, "MaxBytes"},
 		{"header is not an object", rawFile([]byte("[1,2,3] "), nil), nil, []error{ErrFormat}, "'{'"},
 		{"truncated data", good[:len(good)-1], nil, []error{ErrFormat}, "data section"},

@@ -8,8 +8,8 @@
 // # Model files
 //
 // Save, SaveFile, Load and LoadFile use the safetensors layout, so a saved
-// model opens with Python's safetensors package or with a few lines of
-// numpy:
+// model opens with a few lines of numpy or with tools that read
+// safetensors:
 //
 //   - bytes 0 to 8: N, the header length, a little-endian uint64; N is a
 //     multiple of 8;
@@ -132,5 +132,7 @@
 // # Concurrency
 //
 // Model methods are safe for concurrent use; Update excludes the others
-// while it runs. Save reads the parameters once, under the model's lock.
+// while it runs. Save reads the parameters once, under the model's lock, so
+// it may run while the model serves other calls. Load, Import and the key
+// functions keep no state and may be called concurrently.
 package nn

@@ -119,7 +119,8 @@ func Save(w io.Writer, m *Model, opts *SaveOptions) error {
 // Load reads a model written by Save. It validates the whole file before it
 // builds the model, in this order: the header length against the limits,
 // the header JSON (strictly: duplicate keys, unknown fields and unknown
-// metadata keys are errors), the format version, the Spec (ParseSpec), every
+// metadata keys are errors), the format version, the Spec (ParseSpec; its
+// JSON must also be exactly what json.Marshal writes for it), every
 // tensor against the parameters the Spec needs (names, dtype, shape,
 // offsets), the total size against MaxBytes, that the header is in the
 // canonical form Save writes, the signature, then the data section's length

@@ -120,7 +120,7 @@ func readHeader(r io.Reader, lim limits) ([]byte, error) {
 	if n > uint64(lim.maxHeader) {
 		return nil, fmt.Errorf("%w: header length %d exceeds MaxHeaderBytes %d", ErrTooLarge, n, lim.maxHeader)
 	}
-	if n > uint64(lim.maxBytes)-8 {
+	if n+8 > uint64(lim.maxBytes) { // n is at most maxHeader: no overflow
 		return nil, fmt.Errorf("%w: header length %d exceeds MaxBytes %d", ErrTooLarge, n, lim.maxBytes)
 	}
 	if n < 2 {

@@ -13,7 +13,7 @@ import (
 // flushes the directory. On error, path is unchanged (an existing file
 // keeps its old content) and the temporary file is removed, so a failure
 // or crash never leaves a partial model behind. The file gets mode 0644.
-func SaveFile(path string, m *Model, opts *SaveOptions) (err error) {
+func SaveFile(path string, m *Model, opts *SaveOptions) error {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
@@ -22,13 +22,20 @@ func SaveFile(path string, m *Model, opts *SaveOptions) (err error) {
 	if err != nil {
 		return fmt.Errorf("nn: SaveFile: %w", err)
 	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close() // may already be closed; the first error matters
-			os.Remove(tmp)
-		}
-	}()
+	if err := writeSynced(f, m, opts); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("nn: SaveFile: %w", err)
+	}
+	return syncDir(dir)
+}
+
+// writeSynced saves m to f, flushes f to stable storage and closes it.
+func writeSynced(f *os.File, m *Model, opts *SaveOptions) error {
 	w := bufio.NewWriterSize(f, 1<<20)
 	if err := Save(w, m, opts); err != nil {
 		return err
@@ -45,10 +52,7 @@ func SaveFile(path string, m *Model, opts *SaveOptions) (err error) {
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("nn: SaveFile: %w", err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("nn: SaveFile: %w", err)
-	}
-	return syncDir(dir)
+	return nil
 }
 
 // syncDir flushes a directory entry change (the rename) to stable storage.
