@@ -146,7 +146,8 @@ func readAtMost(r io.Reader, n int64) ([]byte, error) {
 		if len(buf) == cap(buf) {
 			buf = slices.Grow(buf, int(min(n, 2*int64(cap(buf)))-int64(len(buf))))
 		}
-		m, err := io.ReadFull(r, buf[len(buf):cap(buf)])
+		// Grow may round the capacity up: never read past n.
+		m, err := io.ReadFull(r, buf[len(buf):min(int64(cap(buf)), n)])
 		buf = buf[:len(buf)+m]
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
 			return buf, nil
