@@ -78,13 +78,17 @@ func TestMNISTStrength(t *testing.T) {
 	pgd := attack.PGD{Eps: 0.3, Steps: 40, Step: 0.01, Seed: 1}
 	pgdAcc := accuracy(t, m, mustPerturb(t, pgd, m, x, y), y)
 	fgsmAcc := accuracy(t, m, mustPerturb(t, attack.FGSM{Eps: 0.3}, m, x, y), y)
-	l2Acc := accuracy(t, m, mustPerturb(t, attack.PGD{Eps: 2, Norm: attack.L2, Steps: 40, Seed: 1}, m, x, y), y)
-	t.Logf("Linf 0.3: PGD-40 %.3f, FGSM %.3f; L2 2.0: PGD-40 %.3f", pgdAcc, fgsmAcc, l2Acc)
+	// About 5% of this model's examples sit more than 2.0 (L2) from the
+	// boundary along PGD's path from any one start (measured: 40 or 100
+	// steps, step 0.1 to 0.25, PGD and APGD alike); restarts find them.
+	l2 := attack.PGD{Eps: 2, Norm: attack.L2, Steps: 40, Step: 0.25, Restarts: 5, Seed: 1}
+	l2Acc := accuracy(t, m, mustPerturb(t, l2, m, x, y), y)
+	t.Logf("Linf 0.3: PGD-40 %.3f, FGSM %.3f; L2 2.0: PGD-40 x 5 %.3f", pgdAcc, fgsmAcc, l2Acc)
 	if pgdAcc > 0.01 {
 		t.Errorf("PGD-40 at Linf 0.3 leaves %.3f robust accuracy, want <= 0.01", pgdAcc)
 	}
 	// At eps 0.3 this model falls to both (measured: 0 and 0); at 0.1 the
-	// single step is clearly weaker (measured: FGSM 0.50, PGD-40 0.34).
+	// single step is clearly weaker (measured: FGSM 0.64, PGD-40 0.26).
 	if fgsmAcc < pgdAcc {
 		t.Errorf("FGSM (%.3f) is stronger than PGD (%.3f) at eps 0.3", fgsmAcc, pgdAcc)
 	}
@@ -95,7 +99,7 @@ func TestMNISTStrength(t *testing.T) {
 		t.Errorf("FGSM (%.3f) is not weaker than PGD-40 (%.3f) at eps 0.1", fgsmSmall, pgdSmall)
 	}
 	if l2Acc > 0.05 {
-		t.Errorf("L2 PGD at eps 2 leaves %.3f, want <= 0.05", l2Acc)
+		t.Errorf("L2 PGD-40 x 5 at eps 2 leaves %.3f, want <= 0.05", l2Acc)
 	}
 
 	// APGD against PGD with the same budget, at an eps where PGD leaves

@@ -19,8 +19,8 @@ var standard []byte
 const StandardFile = "standard.safetensors"
 
 // Standard returns a fresh copy of the reference CNN (nn.ReferenceCNN)
-// trained without any defense: 2 epochs of Adam (learning rate 1e-3, batch
-// 100, seed 1) on the 60,000 MNIST training images. It has 98.2%
+// trained without any defense: 5 epochs of Adam (learning rate 1e-3, batch
+// 100, seed 1) on the 60,000 MNIST training images. It has 98.78%
 // clean test accuracy and, like every undefended MNIST model, almost no
 // robustness at Linf eps 0.3.
 func Standard() (*nn.Model, error) {

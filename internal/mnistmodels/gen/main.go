@@ -20,7 +20,7 @@ import (
 
 func main() {
 	dir := flag.String("dir", "internal/mnistmodels", "output directory")
-	epochs := flag.Int("epochs", 2, "training epochs")
+	epochs := flag.Int("epochs", 5, "training epochs")
 	flag.Parse()
 	ctx := context.Background()
 	trainSet, err := mnist.Train()
