@@ -7,13 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"slices"
 	"sort"
 
 	"github.com/gorobust/gorobust/internal/engine"
 	"github.com/gorobust/gorobust/robust"
-	"gorgonia.org/tensor"
 )
 
 // Errors of Load, LoadFile and Import. Each is wrapped with a message that
@@ -46,27 +44,6 @@ const (
 
 // metadataKey is the safetensors key of the string-to-string metadata.
 const metadataKey = "__metadata__"
-
-// Safetensors dtype names.
-const (
-	dtypeF32  = "F32"
-	dtypeF64  = "F64"
-	dtypeF16  = "F16"
-	dtypeBF16 = "BF16"
-)
-
-// dtypeSize is the element size of every dtype this package reads.
-func dtypeSize(dt string) int {
-	switch dt {
-	case dtypeF32:
-		return 4
-	case dtypeF64:
-		return 8
-	case dtypeF16, dtypeBF16:
-		return 2
-	}
-	return 0
-}
 
 // entry is one tensor of a safetensors header.
 type entry struct {
@@ -351,80 +328,4 @@ func matchParams(h header, params []engine.ParamInfo, names []string, allowed fu
 	}
 	out.dataSize = end
 	return out, nil
-}
-
-// valueAt decodes element i of the little-endian data b of dtype dt.
-func valueAt(b []byte, dt string, i int) float64 {
-	switch dt {
-	case dtypeF32:
-		return float64(math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:])))
-	case dtypeF64:
-		return math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:]))
-	case dtypeF16:
-		return float64(halfToFloat32(binary.LittleEndian.Uint16(b[2*i:])))
-	case dtypeBF16:
-		return float64(math.Float32frombits(uint32(binary.LittleEndian.Uint16(b[2*i:])) << 16))
-	}
-	panic("nn: unknown dtype " + dt)
-}
-
-// values holds decoded parameter values in one of the two model dtypes.
-type values struct {
-	f32 []float32
-	f64 []float64
-}
-
-func (v values) tensor(shape []int) *tensor.Dense {
-	if v.f64 != nil {
-		return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v.f64))
-	}
-	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v.f32))
-}
-
-// decodeTensor converts the little-endian data b of dtype dt to float64
-// (if float64s) or float32, rounding to nearest. It returns the index of
-// the first value that is not finite after conversion, or -1.
-func decodeTensor(b []byte, dt string, float64s bool) (values, int) {
-	n := len(b) / dtypeSize(dt)
-	if float64s {
-		out := make([]float64, n)
-		for i := range out {
-			x := valueAt(b, dt, i)
-			if math.IsNaN(x) || math.IsInf(x, 0) {
-				return values{}, i
-			}
-			out[i] = x
-		}
-		return values{f64: out}, -1
-	}
-	out := make([]float32, n)
-	for i := range out {
-		x := float32(valueAt(b, dt, i))
-		if x != x || math.IsInf(float64(x), 0) {
-			return values{}, i
-		}
-		out[i] = x
-	}
-	return values{f32: out}, -1
-}
-
-// halfToFloat32 converts IEEE 754 binary16 to float32, exactly.
-func halfToFloat32(h uint16) float32 {
-	sign := uint32(h>>15) << 31
-	exp := uint32(h>>10) & 0x1f
-	frac := uint32(h) & 0x3ff
-	switch {
-	case exp == 0x1f: // Inf or NaN
-		return math.Float32frombits(sign | 0xff<<23 | frac<<13)
-	case exp != 0: // normal
-		return math.Float32frombits(sign | (exp+127-15)<<23 | frac<<13)
-	case frac == 0:
-		return math.Float32frombits(sign)
-	}
-	// Subnormal: frac * 2^-24.
-	v := float32(frac) * (1.0 / (1 << 24))
-	if sign != 0 {
-		v = -v
-	}
-	return v
 }
