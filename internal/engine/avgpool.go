@@ -2,7 +2,6 @@ package engine
 
 import (
 	"fmt"
-	"hash"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -12,57 +11,56 @@ import (
 // avgPoolOp averages k x k windows at stride s without padding. Gorgonia's
 // AveragePool2D has a wrong gradient whenever the stride is above 1
 // (measured against finite differences), so pooling is ours.
-type avgPoolOp struct {
+type avgPoolOp[T float] struct {
+	opBase
 	k, s     int
-	backward bool // backward spreads an upstream gradient over the windows
-	inShape  tensor.Shape
+	backward bool         // backward spreads an upstream gradient over the windows
+	in, out  tensor.Shape // the forward's input and output shapes
+	res      *tensor.Dense
 }
 
-func (op *avgPoolOp) outShape(in tensor.Shape) tensor.Shape {
-	return tensor.Shape{in[0], in[1], (in[2]-op.k)/op.s + 1, (in[3]-op.k)/op.s + 1}
+func newAvgPoolOp[T float](in tensor.Shape, k, s int, backward bool) *avgPoolOp[T] {
+	op := &avgPoolOp[T]{k: k, s: s, backward: backward, in: in.Clone(),
+		out: tensor.Shape{in[0], in[1], (in[2]-k)/s + 1, (in[3]-k)/s + 1}}
+	op.opBase = newBase(op, fmt.Sprintf("AvgPool(k=%d, s=%d, backward=%v)", k, s, backward))
+	return op
 }
 
-func (op *avgPoolOp) Arity() int    { return 1 }
-func (op *avgPoolOp) Type() hm.Type { return hm.NewFnType(tensorType(4), tensorType(4)) }
-func (op *avgPoolOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+func (op *avgPoolOp[T]) Arity() int    { return 1 }
+func (op *avgPoolOp[T]) Type() hm.Type { return fnType(4, 4) }
+func (op *avgPoolOp[T]) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	if op.backward {
-		return op.inShape.Clone(), nil
+		return op.in.Clone(), nil
 	}
-	s, ok := in[0].(tensor.Shape)
-	if !ok {
-		return nil, fmt.Errorf("engine: avgpool expects a shape")
-	}
-	return op.outShape(s), nil
+	return op.out.Clone(), nil
 }
 
-func (op *avgPoolOp) Do(vs ...G.Value) (G.Value, error) {
-	v := vs[0].(tensor.Tensor)
-	inShape := v.Shape()
+func (op *avgPoolOp[T]) Do(vs ...G.Value) (G.Value, error) {
+	src := op.in
 	if op.backward {
-		inShape = op.inShape
+		src = op.out
 	}
-	outShape := op.outShape(inShape)
-	shape := outShape
-	if op.backward {
-		shape = inShape
-	}
-	out := tensor.New(tensor.Of(v.Dtype()), tensor.WithShape(shape.Clone()...))
-	f32, f64, err := floats(v)
+	v, err := dataOfN[T](vs[0], src.TotalSize())
 	if err != nil {
 		return nil, err
 	}
-	if f32 != nil {
-		poolLoop(op, inShape, outShape, f32, out.Data().([]float32))
-	} else {
-		poolLoop(op, inShape, outShape, f64, out.Data().([]float64))
+	dst := op.out
+	if op.backward {
+		dst = op.in
 	}
-	return out, nil
+	rt := held[T](&op.res, dst...)
+	r := data[T](rt)
+	if op.backward {
+		clear(r)
+	}
+	poolLoop(op, v, r)
+	return rt, nil
 }
 
 // poolLoop computes the forward average, or, for the backward op, adds each
 // output gradient divided by k*k to every input of its window.
-func poolLoop[T float32 | float64](op *avgPoolOp, in, out tensor.Shape, src, dst []T) {
-	planes, h, w, oh, ow := in[0]*in[1], in[2], in[3], out[2], out[3]
+func poolLoop[T float](op *avgPoolOp[T], src, dst []T) {
+	planes, h, w, oh, ow := op.in[0]*op.in[1], op.in[2], op.in[3], op.out[2], op.out[3]
 	norm := T(1) / T(op.k*op.k)
 	for p := 0; p < planes; p++ {
 		ip := p * h * w
@@ -93,17 +91,9 @@ func poolLoop[T float32 | float64](op *avgPoolOp, in, out tensor.Shape, src, dst
 	}
 }
 
-func (op *avgPoolOp) ReturnsPtr() bool      { return false }
-func (op *avgPoolOp) CallsExtern() bool     { return false }
-func (op *avgPoolOp) OverwritesInput() int  { return -1 }
-func (op *avgPoolOp) WriteHash(h hash.Hash) { _, _ = h.Write([]byte(op.String())) }
-func (op *avgPoolOp) Hashcode() uint32      { return hashOf(op) }
-func (op *avgPoolOp) String() string {
-	return fmt.Sprintf("AvgPool(k=%d, s=%d, backward=%v, in=%v)", op.k, op.s, op.backward, op.inShape)
-}
-func (op *avgPoolOp) DiffWRT(inputs int) []bool { return []bool{true} }
-func (op *avgPoolOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	d, err := G.ApplyOp(&avgPoolOp{k: op.k, s: op.s, backward: true, inShape: inputs[0].Shape().Clone()}, grad)
+func (op *avgPoolOp[T]) DiffWRT(int) []bool { return []bool{true} }
+func (op *avgPoolOp[T]) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	d, err := G.ApplyOp(newAvgPoolOp[T](op.in, op.k, op.s, true), grad)
 	if err != nil {
 		return nil, err
 	}

@@ -31,9 +31,35 @@ func testLayers() (Shape, []Layer) {
 	}
 }
 
+// fusedLayers has a ReLU after every convolution and dense layer, so the
+// engine fuses them, a flatten straight into a dense layer, a stride-1
+// unpadded convolution and a dense layer wider than the GEMM tile.
+func fusedLayers() (Shape, []Layer) {
+	return Shape{C: 2, H: 9, W: 9}, []Layer{
+		{Kind: Conv2D, Out: 5, Kernel: 4, Stride: 2, Pad: 1}, // 5x4x4
+		{Kind: ReLU},
+		{Kind: Conv2D, Out: 3, Kernel: 2, Stride: 1, Pad: 0}, // 3x3x3
+		{Kind: ReLU},
+		{Kind: Flatten},
+		{Kind: Dense, Out: 37},
+		{Kind: ReLU},
+		{Kind: Dense, Out: 4},
+	}
+}
+
+// testArchs are the architectures every check runs on.
+var testArchs = []struct {
+	name   string
+	layers func() (Shape, []Layer)
+}{{"every-layer", testLayers}, {"fused", fusedLayers}}
+
 func newTestNet(t *testing.T, dt tensor.Dtype, workers int) *Net {
+	return newArchNet(t, testLayers, dt, workers)
+}
+
+func newArchNet(t testing.TB, arch func() (Shape, []Layer), dt tensor.Dtype, workers int) *Net {
 	t.Helper()
-	in, layers := testLayers()
+	in, layers := arch()
 	net, err := New(in, layers, dt, workers)
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +112,11 @@ func ceLoss(labels []int, w float64) func(row0 int, z []float64, n, k int, loss,
 }
 
 func randomInput(dt tensor.Dtype, n int, seed uint64) *tensor.Dense {
-	in, _ := testLayers()
+	return archInput(testLayers, dt, n, seed)
+}
+
+func archInput(arch func() (Shape, []Layer), dt tensor.Dtype, n int, seed uint64) *tensor.Dense {
+	in, _ := arch()
 	rng := rand.New(rand.NewPCG(seed, 7))
 	size := n * in.C * in.H * in.W
 	if dt == tensor.Float64 {
@@ -110,10 +140,16 @@ func relErr(a, b float64) float64 {
 }
 
 func TestInputGradientMatchesFiniteDifferences(t *testing.T) {
+	for _, arch := range testArchs {
+		t.Run(arch.name, func(t *testing.T) { checkInputGradient(t, arch.layers) })
+	}
+}
+
+func checkInputGradient(t *testing.T, arch func() (Shape, []Layer)) {
 	for _, workers := range []int{1, 2} {
-		net := newTestNet(t, tensor.Float64, workers)
-		x := randomInput(tensor.Float64, 3, 1)
-		labels := []int{0, 3, 4}
+		net := newArchNet(t, arch, tensor.Float64, workers)
+		x := archInput(arch, tensor.Float64, 3, 1)
+		labels := []int{0, 3, 1}
 		fn := ceLoss(labels, 1)
 		_, grad, err := net.LossGrad(context.Background(), x, fn)
 		if err != nil {
@@ -147,18 +183,16 @@ func TestInputGradientMatchesFiniteDifferences(t *testing.T) {
 }
 
 func TestParameterGradientsMatchFiniteDifferences(t *testing.T) {
-	net := newTestNet(t, tensor.Float64, 2)
-	x := randomInput(tensor.Float64, 4, 2)
-	labels := []int{1, 0, 4, 2}
-	chunks := func(x *tensor.Dense) []TrainChunk {
-		a := tensor.New(tensor.WithShape(2, 2, 9, 9), tensor.WithBacking(x.Data().([]float64)[:2*2*81]))
-		b := tensor.New(tensor.WithShape(2, 2, 9, 9), tensor.WithBacking(x.Data().([]float64)[2*2*81:]))
-		la, lb := ceLoss(labels, 0.25), ceLoss(labels[2:], 0.25)
-		return []TrainChunk{
-			{X: a, Loss: func(z []float64, n, k int, l, g []float64) error { return la(0, z, n, k, l, g) }},
-			{X: b, Loss: func(z []float64, n, k int, l, g []float64) error { return lb(0, z, n, k, l, g) }},
-		}
+	for _, arch := range testArchs {
+		t.Run(arch.name, func(t *testing.T) { checkParameterGradients(t, arch.layers) })
 	}
+}
+
+func checkParameterGradients(t *testing.T, arch func() (Shape, []Layer)) {
+	net := newArchNet(t, arch, tensor.Float64, 2)
+	x := archInput(arch, tensor.Float64, 4, 2)
+	labels := []int{1, 0, 3, 2}
+	chunks := func(x *tensor.Dense) []TrainChunk { return halves(x, labels, 0.25) }
 	// The dropout mask depends only on the seed, so the loss is a fixed
 	// function of the weights and finite differences apply.
 	const seed = 99
@@ -190,4 +224,27 @@ func TestParameterGradientsMatchFiniteDifferences(t *testing.T) {
 			t.Errorf("%s: gradient off by %g (relative)", info.Name, worst)
 		}
 	}
+}
+
+// halves splits x into two training chunks with cross-entropy losses
+// weighted by w.
+func halves(x *tensor.Dense, labels []int, w float64) []TrainChunk {
+	s := x.Shape().Clone()
+	n, size := s[0], s[1]*s[2]*s[3]
+	h := n / 2
+	var out []TrainChunk
+	for _, r := range [][2]int{{0, h}, {h, n}} {
+		cs := s.Clone()
+		cs[0] = r[1] - r[0]
+		var c *tensor.Dense
+		switch d := x.Data().(type) {
+		case []float64:
+			c = tensor.New(tensor.WithShape(cs...), tensor.WithBacking(d[r[0]*size:r[1]*size]))
+		case []float32:
+			c = tensor.New(tensor.WithShape(cs...), tensor.WithBacking(d[r[0]*size:r[1]*size]))
+		}
+		loss := ceLoss(labels[r[0]:r[1]], w)
+		out = append(out, TrainChunk{X: c, Loss: func(z []float64, n, k int, l, g []float64) error { return loss(0, z, n, k, l, g) }})
+	}
+	return out
 }

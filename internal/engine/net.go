@@ -29,6 +29,14 @@ type Net struct {
 	master   []*tensor.Dense
 	version  uint64
 	replicas chan *replica
+	// takeMu makes taking several replicas at once atomic, so that two
+	// callers that each hold some replicas never wait for each other.
+	takeMu sync.Mutex
+
+	// builtin builds programs from Gorgonia's own ops instead of the
+	// engine's kernels: the reference the tests compare against. Set it
+	// before the first run.
+	builtin bool
 }
 
 // replica is one worker's set of compiled programs.
@@ -328,62 +336,125 @@ func (net *Net) Train(ctx context.Context, chunks []TrainChunk, seed uint64) (fl
 			return 0, nil, fmt.Errorf("engine: training chunk without a loss")
 		}
 	}
-	losses := make([]float64, len(chunks))
-	grads := make([][]*tensor.Dense, len(chunks))
-	ranges := make([][2]int, len(chunks))
 	size := net.in.C * net.in.H * net.in.W
 	net.mu.RLock()
 	defer net.mu.RUnlock()
-	err := net.parallel(ctx, ranges, func(r *replica, chunk int) error {
-		c := chunks[chunk]
-		n := c.X.Shape()[0]
-		p, err := net.program(r, progKey{training, n})
-		if err != nil {
-			return err
-		}
-		net.sync(p)
-		copyRows(p.xval, c.X, 0, n, size)
-		p.loss.fn = c.Loss
-		rng := rand.New(rand.NewPCG(seed, uint64(chunk)))
-		for i, m := range p.masks {
-			fillMask(m.Value().(*tensor.Dense), p.maskP[i], rng)
-		}
-		return p.run(func() error {
-			l := make([]float64, n)
-			if err := lossValues(p.lossOut.Value(), l); err != nil {
-				return err
-			}
-			for _, v := range l {
-				losses[chunk] += v
-			}
-			for i, gn := range p.pgrads {
-				g, err := net.nodeTensor(gn.Value())
-				if err != nil {
-					return err
-				}
-				out := tensor.New(tensor.Of(net.dt), tensor.WithShape(net.params[i].Shape...))
-				if s := net.params[i].Shape; len(s) == 2 {
-					transposeInto(out, g, s[1], s[0])
-				} else {
-					copyData(out, g)
-				}
-				grads[chunk] = append(grads[chunk], out)
-			}
-			return nil
-		})
-	})
-	if err != nil {
-		return 0, nil, err
+	var total float64
+	sum := make([]*tensor.Dense, len(net.params))
+	for i, pi := range net.params {
+		sum[i] = tensor.New(tensor.Of(net.dt), tensor.WithShape(pi.Shape...))
 	}
-	total := losses[0]
-	sum := grads[0]
-	for c := 1; c < len(chunks); c++ {
-		total += losses[c]
-		for i := range sum {
-			addInto(sum[i], grads[c][i])
+	// Chunks run in waves of at most one per replica. A wave keeps its
+	// replicas until their gradients are summed, in chunk order, straight
+	// from the programs' buffers: no per-chunk copies, and the sum does not
+	// depend on which chunk finished first.
+	for start := 0; start < len(chunks); start += net.workers {
+		wave := chunks[start:min(start+net.workers, len(chunks))]
+		reps := net.take(len(wave))
+		progs := make([]*program, len(wave))
+		losses := make([]float64, len(wave))
+		errs := make([]error, len(wave))
+		var wg sync.WaitGroup
+		for w := range wave {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				progs[w], losses[w], errs[w] = net.trainChunk(ctx, reps[w], wave[w], uint64(start+w), seed, size)
+			}()
+		}
+		wg.Wait()
+		err := errors.Join(errs...)
+		if err == nil {
+			for w, p := range progs {
+				total += losses[w]
+				if err = net.addGrads(sum, p, start+w == 0); err != nil {
+					break
+				}
+			}
+		}
+		for w, p := range progs {
+			if p != nil {
+				p.vm.Reset()
+			}
+			net.replicas <- reps[w]
+		}
+		if err != nil {
+			return 0, nil, err
 		}
 	}
 	return total, sum, nil
+}
+
+// take takes n replicas at once.
+func (net *Net) take(n int) []*replica {
+	net.takeMu.Lock()
+	defer net.takeMu.Unlock()
+	out := make([]*replica, n)
+	for i := range out {
+		out[i] = <-net.replicas
+	}
+	return out
+}
+
+// trainChunk runs one chunk on r and returns its program, not yet reset:
+// the caller reads the gradients and resets it.
+func (net *Net) trainChunk(ctx context.Context, r *replica, c TrainChunk, chunk, seed uint64, size int) (*program, float64, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	n := c.X.Shape()[0]
+	p, err := net.program(r, progKey{training, n})
+	if err != nil {
+		return nil, 0, err
+	}
+	net.sync(p)
+	copyRows(p.xval, c.X, 0, n, size)
+	p.loss.fn = c.Loss
+	rng := rand.New(rand.NewPCG(seed, chunk))
+	for i, m := range p.masks {
+		fillMask(m.Value().(*tensor.Dense), p.maskP[i], rng)
+	}
+	if err := p.runKeep(); err != nil {
+		return nil, 0, err
+	}
+	var loss float64
+	switch d := p.lossOut.Value().Data().(type) {
+	case []float32:
+		for _, v := range d {
+			loss += float64(v)
+		}
+	case []float64:
+		for _, v := range d {
+			loss += v
+		}
+	}
+	return p, loss, nil
+}
+
+// addGrads adds p's parameter gradients to sum, in master layout; first
+// copies instead.
+func (net *Net) addGrads(sum []*tensor.Dense, p *program, first bool) error {
+	for i, gn := range p.pgrads {
+		g, err := net.nodeTensor(gn.Value())
+		if err != nil {
+			return err
+		}
+		if s := net.params[i].Shape; len(s) == 2 && p.builtin {
+			if first {
+				transposeInto(sum[i], g, s[1], s[0])
+				continue
+			}
+			t := tensor.New(tensor.Of(net.dt), tensor.WithShape(s...))
+			transposeInto(t, g, s[1], s[0])
+			g = t
+		}
+		if first {
+			copyData(sum[i], g)
+		} else {
+			addInto(sum[i], g)
+		}
+	}
+	return nil
 }
 
 // fillMask draws an inverted-dropout mask: 0 with probability p, else

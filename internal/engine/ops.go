@@ -151,7 +151,10 @@ type LossFunc func(logits []float64, n, k int, loss, grad []float64) error
 type lossOp struct {
 	n, k int
 	fn   LossFunc
+	z    []float64
+	loss []float64
 	grad []float64
+	out  *tensor.Dense
 }
 
 func (op *lossOp) Arity() int    { return 1 }
@@ -159,7 +162,14 @@ func (op *lossOp) Type() hm.Type { return hm.NewFnType(tensorType(2), tensorType
 func (op *lossOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{op.n}, nil
 }
-func (op *lossOp) Do(vs ...G.Value) (G.Value, error) {
+func (op *lossOp) Do(vs ...G.Value) (_ G.Value, err error) {
+	// Gorgonia runs ops on a goroutine of its own, where a panic would
+	// end the process: the loss function is the caller's code.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("engine: loss function panicked: %v", r)
+		}
+	}()
 	if op.fn == nil {
 		return nil, fmt.Errorf("engine: no loss function set")
 	}
@@ -169,34 +179,37 @@ func (op *lossOp) Do(vs ...G.Value) (G.Value, error) {
 	}
 	z := zf64
 	if zf32 != nil {
-		z = make([]float64, len(zf32))
+		z = scratch(&op.z, len(zf32))
 		for i, v := range zf32 {
 			z[i] = float64(v)
 		}
 	}
-	loss := make([]float64, op.n)
-	if len(op.grad) != op.n*op.k {
-		op.grad = make([]float64, op.n*op.k)
-	}
-	if err := op.fn(z, op.n, op.k, loss, op.grad); err != nil {
+	loss := scratch(&op.loss, op.n)
+	grad := scratch(&op.grad, op.n*op.k)
+	clear(loss)
+	clear(grad)
+	if err := op.fn(z, op.n, op.k, loss, grad); err != nil {
 		return nil, err
 	}
-	dt := vs[0].(tensor.Tensor).Dtype()
-	if dt == tensor.Float32 {
-		l32 := make([]float32, op.n)
-		for i, v := range loss {
-			l32[i] = float32(v)
-		}
-		return tensor.New(tensor.WithShape(op.n), tensor.WithBacking(l32)), nil
+	if op.out == nil {
+		op.out = tensor.New(tensor.Of(vs[0].(tensor.Tensor).Dtype()), tensor.WithShape(op.n))
 	}
-	return tensor.New(tensor.WithShape(op.n), tensor.WithBacking(loss)), nil
+	switch o := op.out.Data().(type) {
+	case []float32:
+		for i, v := range loss {
+			o[i] = float32(v)
+		}
+	case []float64:
+		copy(o, loss)
+	}
+	return op.out, nil
 }
 func (op *lossOp) ReturnsPtr() bool          { return false }
 func (op *lossOp) CallsExtern() bool         { return false }
 func (op *lossOp) OverwritesInput() int      { return -1 }
 func (op *lossOp) WriteHash(h hash.Hash)     { _, _ = h.Write([]byte(op.String())) }
 func (op *lossOp) Hashcode() uint32          { return hashOf(op) }
-func (op *lossOp) String() string            { return fmt.Sprintf("Loss(%dx%d)", op.n, op.k) }
+func (op *lossOp) String() string            { return fmt.Sprintf("Loss(%dx%d)@%p", op.n, op.k, op) }
 func (op *lossOp) DiffWRT(inputs int) []bool { return []bool{true} }
 func (op *lossOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 	d, err := G.ApplyOp(&lossGradOp{fwd: op}, grad)
@@ -208,7 +221,10 @@ func (op *lossOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 
 // lossGradOp scales each row of the forward op's stored gradient by the
 // upstream gradient of that row's loss.
-type lossGradOp struct{ fwd *lossOp }
+type lossGradOp struct {
+	fwd *lossOp
+	out *tensor.Dense
+}
 
 func (op *lossGradOp) Arity() int    { return 1 }
 func (op *lossGradOp) Type() hm.Type { return hm.NewFnType(tensorType(1), tensorType(2)) }
@@ -221,22 +237,26 @@ func (op *lossGradOp) Do(vs ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	n, k, g := op.fwd.n, op.fwd.k, op.fwd.grad
-	if uf32 != nil {
-		out := make([]float32, n*k)
-		for i := range out {
-			out[i] = float32(g[i] * float64(uf32[i/k]))
+	if op.out == nil {
+		op.out = tensor.New(tensor.Of(vs[0].(tensor.Tensor).Dtype()), tensor.WithShape(n, k))
+	}
+	switch o := op.out.Data().(type) {
+	case []float32:
+		for i := range o {
+			o[i] = float32(g[i] * float64(uf32[i/k]))
 		}
-		return tensor.New(tensor.WithShape(n, k), tensor.WithBacking(out)), nil
+	case []float64:
+		for i := range o {
+			o[i] = g[i] * uf64[i/k]
+		}
 	}
-	out := make([]float64, n*k)
-	for i := range out {
-		out[i] = g[i] * uf64[i/k]
-	}
-	return tensor.New(tensor.WithShape(n, k), tensor.WithBacking(out)), nil
+	return op.out, nil
 }
 func (op *lossGradOp) ReturnsPtr() bool      { return false }
 func (op *lossGradOp) CallsExtern() bool     { return false }
 func (op *lossGradOp) OverwritesInput() int  { return -1 }
 func (op *lossGradOp) WriteHash(h hash.Hash) { _, _ = h.Write([]byte(op.String())) }
 func (op *lossGradOp) Hashcode() uint32      { return hashOf(op) }
-func (op *lossGradOp) String() string        { return fmt.Sprintf("LossGrad(%dx%d)", op.fwd.n, op.fwd.k) }
+func (op *lossGradOp) String() string {
+	return fmt.Sprintf("LossGrad(%dx%d)@%p", op.fwd.n, op.fwd.k, op)
+}

@@ -38,6 +38,69 @@ type program struct {
 	xgrad   *G.Node
 	pgrads  []*G.Node
 	version uint64 // master version the weights were copied from; 0 = never
+	builtin bool   // built from Gorgonia's own ops (dense weights in x out)
+}
+
+// buildLayers adds the layers to g with the engine's own ops: convolution
+// and dense layers over package gemm with the following ReLU fused, and
+// every op holding its output buffers across runs. x needs no gradient in a
+// training program, so the first layer with parameters computes none.
+func buildLayers[T float](net *Net, g *G.ExprGraph, p *program, weights []*G.Node) (h *G.Node, err error) {
+	key, n := p.key, p.key.n
+	h = p.x
+	pi := 0
+	needX := key.p == inputGrad // a gradient with respect to h is used
+	needW := key.p == training
+	for i := 0; i < len(net.layers); i++ {
+		l := net.layers[i]
+		shape := h.Shape().Clone()
+		relu := i+1 < len(net.layers) && net.layers[i+1].Kind == ReLU
+		switch l.Kind {
+		case Normalize:
+			scale := make([]float64, len(l.Mean))
+			shift := make([]float64, len(l.Mean))
+			for c := range scale {
+				scale[c] = 1 / l.Std[c]
+				shift[c] = -l.Mean[c] / l.Std[c]
+			}
+			h, err = G.ApplyOp(newAffineOp[T](shape, scale, shift, false), h)
+		case Conv2D:
+			cg := newConvGeom(n, shape[1], shape[2], shape[3], l.Out, l.Kernel, l.Stride, l.Pad)
+			cg.relu, cg.needX, cg.needW = relu, needX, needW
+			h, err = G.ApplyOp(newConvOp[T](cg), h, weights[pi], weights[pi+1])
+		case Dense:
+			h, err = G.ApplyOp(newDenseOp[T](n, shape[1], l.Out, relu, needX, needW), h, weights[pi], weights[pi+1])
+		case ReLU:
+			h, err = G.ApplyOp(newReluOp[T](shape), h)
+		case MaxPool2D:
+			h, err = G.ApplyOp(newMaxPoolOp[T](shape, l.Kernel, l.Stride), h)
+		case AvgPool2D:
+			h, err = G.ApplyOp(newAvgPoolOp[T](shape, l.Kernel, l.Stride, false), h)
+		case Flatten:
+			if len(shape) != 2 {
+				h, err = G.ApplyOp(newReshapeOp[T](shape, tensor.Shape{n, shape.TotalSize() / n}), h)
+			}
+		case Dropout:
+			if key.p == training && l.P > 0 {
+				m := G.NewTensor(g, net.dt, len(shape), G.WithShape(shape...), G.WithName(fmt.Sprintf("%d.mask", i)),
+					G.WithValue(tensor.New(tensor.Of(net.dt), tensor.WithShape(shape...))))
+				p.masks = append(p.masks, m)
+				p.maskP = append(p.maskP, l.P)
+				h, err = G.ApplyOp(newDropoutOp[T](shape), m, h)
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("engine: layer %d (%v): %w", i, l.Kind, err)
+		}
+		if l.Kind == Conv2D || l.Kind == Dense {
+			pi += 2
+			needX = true
+			if relu {
+				i++ // fused
+			}
+		}
+	}
+	return h, nil
 }
 
 // buildMu serialises graph construction: Gorgonia keeps package-level
@@ -63,10 +126,11 @@ func (net *Net) build(key progKey) (prog *program, err error) {
 	p.xval = tensor.New(tensor.Of(dt), tensor.WithShape(n, in.C, in.H, in.W))
 	p.x = G.NewTensor(g, dt, 4, G.WithShape(n, in.C, in.H, in.W), G.WithName("x"), G.WithValue(p.xval))
 
+	p.builtin = net.builtin
 	weights := make([]*G.Node, len(net.params))
 	for i, pi := range net.params {
 		shape := append([]int(nil), pi.Shape...)
-		if len(shape) == 2 { // dense weights are in x out inside the graph
+		if len(shape) == 2 && p.builtin { // Gorgonia's Mul wants in x out
 			shape[0], shape[1] = shape[1], shape[0]
 		}
 		v := tensor.New(tensor.Of(dt), tensor.WithShape(shape...))
@@ -74,52 +138,19 @@ func (net *Net) build(key progKey) (prog *program, err error) {
 		weights[i] = G.NewTensor(g, dt, len(shape), G.WithShape(shape...), G.WithName(pi.Name), G.WithValue(v))
 	}
 
-	h := p.x
-	pi := 0
-	for i, l := range net.layers {
-		switch l.Kind {
-		case Normalize:
-			scale := make([]float64, len(l.Mean))
-			shift := make([]float64, len(l.Mean))
-			for c := range scale {
-				scale[c] = 1 / l.Std[c]
-				shift[c] = -l.Mean[c] / l.Std[c]
-			}
-			h, err = G.ApplyOp(&affineOp{scale: scale, shift: shift}, h)
-		case Conv2D:
-			h, err = G.Conv2d(h, weights[pi], tensor.Shape{l.Kernel, l.Kernel}, []int{l.Pad, l.Pad}, []int{l.Stride, l.Stride}, []int{1, 1})
-			if err == nil {
-				h, err = G.ApplyOp(biasOp{dims: 4}, h, weights[pi+1])
-			}
-			pi += 2
-		case Dense:
-			h, err = G.Mul(h, weights[pi])
-			if err == nil {
-				h, err = G.ApplyOp(biasOp{dims: 2}, h, weights[pi+1])
-			}
-			pi += 2
-		case ReLU:
-			h, err = G.Rectify(h)
-		case MaxPool2D:
-			h, err = G.MaxPool2D(h, tensor.Shape{l.Kernel, l.Kernel}, []int{0, 0}, []int{l.Stride, l.Stride})
-		case AvgPool2D:
-			h, err = G.ApplyOp(&avgPoolOp{k: l.Kernel, s: l.Stride}, h)
-		case Flatten:
-			if s := net.shapes[i]; h.Shape().Dims() != 2 {
-				h, err = G.Reshape(h, tensor.Shape{n, s.C})
-			}
-		case Dropout:
-			if key.p == training && l.P > 0 {
-				m := G.NewTensor(g, dt, h.Shape().Dims(), G.WithShape(h.Shape().Clone()...), G.WithName(fmt.Sprintf("%d.mask", i)),
-					G.WithValue(tensor.New(tensor.Of(dt), tensor.WithShape(h.Shape().Clone()...))))
-				p.masks = append(p.masks, m)
-				p.maskP = append(p.maskP, l.P)
-				h, err = G.HadamardProd(h, m)
-			}
-		}
-		if err != nil {
-			return nil, fmt.Errorf("engine: layer %d (%v): %w", i, l.Kind, err)
-		}
+	var h *G.Node
+	switch {
+	case p.builtin && dt == tensor.Float32:
+		h, err = buildBuiltin[float32](net, g, p, weights)
+	case p.builtin:
+		h, err = buildBuiltin[float64](net, g, p, weights)
+	case dt == tensor.Float32:
+		h, err = buildLayers[float32](net, g, p, weights)
+	default:
+		h, err = buildLayers[float64](net, g, p, weights)
+	}
+	if err != nil {
+		return nil, err
 	}
 	p.logits = h
 
@@ -177,6 +208,24 @@ func (p *program) run(collect func() error) (err error) {
 	return collect()
 }
 
+// runKeep executes the program once without resetting the machine on
+// success, so that the caller can read several outputs; the caller must
+// call p.vm.Reset afterwards. On failure the machine is reset.
+func (p *program) runKeep() (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("engine: %v program for batch %d: gorgonia panic: %v", p.key.p, p.key.n, r)
+		}
+		if err != nil {
+			p.vm.Reset()
+		}
+	}()
+	if err := p.vm.RunAll(); err != nil {
+		return fmt.Errorf("engine: %v program for batch %d: %w", p.key.p, p.key.n, err)
+	}
+	return nil
+}
+
 // sync copies the master weights into the program's own copies when they
 // changed since the last run. The caller holds the Net's read lock.
 func (net *Net) sync(p *program) {
@@ -185,7 +234,7 @@ func (net *Net) sync(p *program) {
 	}
 	for i, m := range net.master {
 		dst := p.wvals[i]
-		if len(net.params[i].Shape) == 2 {
+		if len(net.params[i].Shape) == 2 && p.builtin {
 			transposeInto(dst, m, net.params[i].Shape[0], net.params[i].Shape[1])
 			continue
 		}
