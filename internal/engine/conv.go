@@ -11,12 +11,17 @@ import (
 
 // convGeom is the geometry of a square convolution over a batch.
 type convGeom struct {
-	n, cin, h, w       int // input batch, channels and size
-	cout, k, s, pad    int
-	oh, ow             int // output size
-	relu               bool
-	needX, needW       bool // which input gradients the program uses
-	kdim, pix, columns int  // cin*k*k, oh*ow, n*oh*ow
+	n, cin, h, w    int // input batch, channels and size
+	cout, k, s, pad int
+	oh, ow          int // output size
+	relu            bool
+	needX, needW    bool // which input gradients the program uses
+	// inNHWC and outNHWC say that the input or output is stored
+	// position-major (N x H x W x C) although its graph shape is NCHW:
+	// only between two convolutions, where it saves transposes and makes
+	// the receptive fields runs of k*C consecutive values.
+	inNHWC, outNHWC    bool
+	kdim, pix, columns int // cin*k*k, oh*ow, n*oh*ow
 }
 
 func newConvGeom(n, cin, h, w, cout, k, s, pad int) convGeom {
@@ -43,11 +48,90 @@ func span(off, s, n, out int) (lo, hi int) {
 }
 
 // im2col writes the L x K matrix of receptive fields of x, one row per
-// output position: row (image*oh+oy)*ow+ox, column (c*k+ky)*k+kx holds
+// output position. The columns are in the order of PyTorch's weights,
+// (c, ky, kx), for an NCHW input, and (ky, kx, c) for an NHWC one.
+func im2col[T float](g convGeom, x, col []T) {
+	if g.inNHWC {
+		im2colNHWC(g, x, col)
+	} else {
+		im2colNCHW(g, x, col)
+	}
+}
+
+// col2im adds every entry of the L x K matrix col to the input position
+// im2col took it from: dx receives the gradient of the receptive fields.
+func col2im[T float](g convGeom, col, dx []T) {
+	if g.inNHWC {
+		col2imNHWC(g, col, dx)
+	} else {
+		col2imNCHW(g, col, dx)
+	}
+}
+
+// im2colNHWC is im2col of an NHWC input: row (image*oh+oy)*ow+ox, column
+// (ky*k+kx)*C+c holds x[image][oy*s-pad+ky][ox*s-pad+kx][c]. For each ky
+// the valid kx are one run of consecutive values.
+func im2colNHWC[T float](g convGeom, x, col []T) {
+	k, cin, rowLen, img := g.k, g.cin, g.w*g.cin, g.h*g.w*g.cin
+	for n := 0; n < g.n; n++ {
+		src := x[n*img:][:img]
+		for oy := 0; oy < g.oh; oy++ {
+			y0 := oy*g.s - g.pad
+			for ox := 0; ox < g.ow; ox++ {
+				row := col[((n*g.oh+oy)*g.ow+ox)*g.kdim:][:g.kdim]
+				x0 := ox*g.s - g.pad
+				lo, hi := max(0, -x0), min(k, g.w-x0)
+				for ky := 0; ky < k; ky++ {
+					d := row[ky*k*cin:][:k*cin]
+					iy := y0 + ky
+					if iy < 0 || iy >= g.h || lo >= hi {
+						clear(d)
+						continue
+					}
+					clear(d[:lo*cin])
+					copy(d[lo*cin:hi*cin], src[iy*rowLen+(x0+lo)*cin:])
+					clear(d[hi*cin:])
+				}
+			}
+		}
+	}
+}
+
+// col2imNHWC is col2im into an NHWC dx.
+func col2imNHWC[T float](g convGeom, col, dx []T) {
+	k, cin, rowLen, img := g.k, g.cin, g.w*g.cin, g.h*g.w*g.cin
+	for n := 0; n < g.n; n++ {
+		dst := dx[n*img:][:img]
+		for oy := 0; oy < g.oh; oy++ {
+			y0 := oy*g.s - g.pad
+			for ox := 0; ox < g.ow; ox++ {
+				row := col[((n*g.oh+oy)*g.ow+ox)*g.kdim:][:g.kdim]
+				x0 := ox*g.s - g.pad
+				lo, hi := max(0, -x0), min(k, g.w-x0)
+				if lo >= hi {
+					continue
+				}
+				for ky := 0; ky < k; ky++ {
+					iy := y0 + ky
+					if iy < 0 || iy >= g.h {
+						continue
+					}
+					s := row[ky*k*cin+lo*cin : ky*k*cin+hi*cin]
+					d := dst[iy*rowLen+(x0+lo)*cin:][:len(s)]
+					for i, v := range s {
+						d[i] += v
+					}
+				}
+			}
+		}
+	}
+}
+
+// im2colNCHW is im2col of an NCHW input: row (image*oh+oy)*ow+ox, column (c*k+ky)*k+kx holds
 // x[image][c][oy*s-pad+ky][ox*s-pad+kx], zero in the padding. Each row is
 // made of runs of k consecutive input values, so the loops move whole
 // runs; the planes of one image stay in the L1 cache.
-func im2col[T float](g convGeom, x, col []T) {
+func im2colNCHW[T float](g convGeom, x, col []T) {
 	k, w, hw, chw, kk := g.k, g.w, g.h*g.w, g.cin*g.h*g.w, g.k*g.k
 	for img := 0; img < g.n; img++ {
 		planes := x[img*chw:][:chw]
@@ -85,9 +169,8 @@ func im2col[T float](g convGeom, x, col []T) {
 	}
 }
 
-// col2im adds every entry of the L x K matrix col to the input position
-// im2col took it from: dx receives the gradient of the receptive fields.
-func col2im[T float](g convGeom, col, dx []T) {
+// col2imNCHW is col2im into an NCHW dx.
+func col2imNCHW[T float](g convGeom, col, dx []T) {
 	k, w, hw, chw, kk := g.k, g.w, g.h*g.w, g.cin*g.h*g.w, g.k*g.k
 	for img := 0; img < g.n; img++ {
 		planes := dx[img*chw:][:chw]
@@ -171,6 +254,7 @@ type convOp[T float] struct {
 	run uint64 // forward runs: the backward parts share work per run
 
 	col, tmp []T
+	wp       []T // weights in NHWC column order, inNHWC only
 	out      *tensor.Dense
 	back     convBack[T]
 }
@@ -179,7 +263,7 @@ type convOp[T float] struct {
 type convBack[T float] struct {
 	run        uint64 // forward run dy was prepared for
 	dy         []T    // upstream gradient through the ReLU, L x Cout
-	dcol       []T
+	dcol, dwp  []T
 	dx, dw, db *tensor.Dense
 }
 
@@ -211,13 +295,34 @@ func (op *convOp[T]) Do(vs ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
+	if g.inNHWC {
+		w = op.permuted(w)
+	}
 	col := scratch(&op.col, g.columns*g.kdim)
 	im2col(g, x, col)
-	// tmp (L x Cout) = col (L x K) · W^T (K x Cout).
-	tmp := scratch(&op.tmp, g.columns*g.cout)
-	mm(false, true, g.columns, g.cout, g.kdim, col, g.kdim, w, g.kdim, false, tmp, g.cout)
 	out := held[T](&op.out, g.n, g.cout, g.oh, g.ow)
 	y := data[T](out)
+	if g.outNHWC {
+		// y (L x Cout) = col (L x K) · W^T (K x Cout), then bias and ReLU
+		// in place.
+		mm(false, true, g.columns, g.cout, g.kdim, col, g.kdim, w, g.kdim, false, y, g.cout)
+		for l := 0; l < g.columns; l++ {
+			row := y[l*g.cout:][:g.cout]
+			if g.relu {
+				for c, v := range row {
+					row[c] = max(v+b[c], 0)
+				}
+			} else {
+				for c := range row {
+					row[c] += b[c]
+				}
+			}
+		}
+		op.run++
+		return out, nil
+	}
+	tmp := scratch(&op.tmp, g.columns*g.cout)
+	mm(false, true, g.columns, g.cout, g.kdim, col, g.kdim, w, g.kdim, false, tmp, g.cout)
 	// tmp is position-major (NHWC); the output is NCHW.
 	for img := 0; img < g.n; img++ {
 		src := tmp[img*g.pix*g.cout:][:g.pix*g.cout]
@@ -237,6 +342,23 @@ func (op *convOp[T]) Do(vs ...G.Value) (G.Value, error) {
 	}
 	op.run++
 	return out, nil
+}
+
+// permuted returns the weights with each row in im2col's NHWC column
+// order (ky, kx, c) instead of PyTorch's (c, ky, kx).
+func (op *convOp[T]) permuted(w []T) []T {
+	g := op.g
+	kk := g.k * g.k
+	wp := scratch(&op.wp, len(w))
+	for o := 0; o < g.cout; o++ {
+		src, dst := w[o*g.kdim:][:g.kdim], wp[o*g.kdim:][:g.kdim]
+		for c := 0; c < g.cin; c++ {
+			for t := 0; t < kk; t++ {
+				dst[t*g.cin+c] = src[c*kk+t]
+			}
+		}
+	}
+	return wp
 }
 
 func (op *convOp[T]) DiffWRT(int) []bool { return []bool{op.g.needX, op.g.needW, op.g.needW} }
@@ -316,19 +438,25 @@ func (op *convGradOp[T]) Do(vs ...G.Value) (G.Value, error) {
 		// d (L x Cout) is dy through the ReLU, position-major like the
 		// forward's GEMM output.
 		d := scratch(&bk.dy, g.columns*g.cout)
-		for img := 0; img < g.n; img++ {
-			dst := d[img*g.pix*g.cout:][:g.pix*g.cout]
-			for c := 0; c < g.cout; c++ {
-				o := (img*g.cout + c) * g.pix
-				src := dy[o:][:g.pix]
-				if !g.relu {
-					for p, v := range src {
-						dst[p*g.cout+c] = v
+		switch {
+		case g.outNHWC && g.relu:
+			gateInto(d, 1, dy, y)
+		case g.outNHWC:
+			copy(d, dy)
+		default:
+			for img := 0; img < g.n; img++ {
+				dst := d[img*g.pix*g.cout:][:g.pix*g.cout]
+				for c := 0; c < g.cout; c++ {
+					o := (img*g.cout + c) * g.pix
+					src := dy[o:][:g.pix]
+					if !g.relu {
+						for p, v := range src {
+							dst[p*g.cout+c] = v
+						}
+						continue
 					}
-					continue
+					gateInto(dst[c:], g.cout, src, y[o:][:g.pix])
 				}
-
-				gateInto(dst[c:], g.cout, src, y[o:][:g.pix])
 			}
 		}
 		bk.run = fwd.run
@@ -336,6 +464,9 @@ func (op *convGradOp[T]) Do(vs ...G.Value) (G.Value, error) {
 	switch op.part {
 	case partX:
 		// dcol (L x K) = dy (L x Cout) · W (Cout x K).
+		if g.inNHWC {
+			w = fwd.wp // permuted by the forward of this run
+		}
 		dcol := scratch(&bk.dcol, g.columns*g.kdim)
 		mm(false, false, g.columns, g.kdim, g.cout, bk.dy, g.cout, w, g.kdim, false, dcol, g.kdim)
 		dx := held[T](&bk.dx, g.n, g.cin, g.h, g.w)
@@ -345,7 +476,22 @@ func (op *convGradOp[T]) Do(vs ...G.Value) (G.Value, error) {
 	case partW:
 		// dW (Cout x K) = dy^T (Cout x L) · col (L x K), read in place.
 		dw := held[T](&bk.dw, g.cout, g.cin, g.k, g.k)
-		mm(true, false, g.cout, g.kdim, g.columns, bk.dy, g.cout, fwd.col, g.kdim, false, data[T](dw), g.kdim)
+		if !g.inNHWC {
+			mm(true, false, g.cout, g.kdim, g.columns, bk.dy, g.cout, fwd.col, g.kdim, false, data[T](dw), g.kdim)
+			return dw, nil
+		}
+		dwp := scratch(&bk.dwp, g.cout*g.kdim)
+		mm(true, false, g.cout, g.kdim, g.columns, bk.dy, g.cout, fwd.col, g.kdim, false, dwp, g.kdim)
+		kk := g.k * g.k
+		d := data[T](dw)
+		for o := 0; o < g.cout; o++ {
+			src, dst := dwp[o*g.kdim:][:g.kdim], d[o*g.kdim:][:g.kdim]
+			for c := 0; c < g.cin; c++ {
+				for t := 0; t < kk; t++ {
+					dst[c*kk+t] = src[t*g.cin+c]
+				}
+			}
+		}
 		return dw, nil
 	}
 	db := held[T](&bk.db, g.cout)

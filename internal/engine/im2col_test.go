@@ -104,8 +104,60 @@ func TestIm2colAndCol2im(t *testing.T) {
 	}
 }
 
+func TestIm2colNHWC(t *testing.T) {
+	rng := rand.New(rand.NewPCG(2, 2))
+	for _, g := range convGeoms() {
+		g.inNHWC = true
+		x := make([]float64, g.n*g.cin*g.h*g.w)
+		for i := range x {
+			x[i] = rng.Float64()
+		}
+		want := naiveIm2col(g, x) // x read as NCHW, columns (c, ky, kx)
+		nhwc := make([]float64, len(x))
+		for n := 0; n < g.n; n++ {
+			for c := 0; c < g.cin; c++ {
+				for p := 0; p < g.h*g.w; p++ {
+					nhwc[(n*g.h*g.w+p)*g.cin+c] = x[(n*g.cin+c)*g.h*g.w+p]
+				}
+			}
+		}
+		got := make([]float64, len(want))
+		for i := range got {
+			got[i] = -1
+		}
+		im2col(g, nhwc, got)
+		for l := 0; l < g.columns; l++ {
+			for c := 0; c < g.cin; c++ {
+				for kk := 0; kk < g.k*g.k; kk++ {
+					if a, b := got[l*g.kdim+kk*g.cin+c], want[l*g.kdim+c*g.k*g.k+kk]; a != b {
+						t.Fatalf("%+v: im2col row %d (c %d, tap %d) = %v, want %v", g, l, c, kk, a, b)
+					}
+				}
+			}
+		}
+		c := make([]float64, len(got))
+		for i := range c {
+			c[i] = rng.Float64()
+		}
+		dx := make([]float64, len(x))
+		col2im(g, c, dx)
+		var lhs, rhs float64
+		for i := range c {
+			lhs += got[i] * c[i]
+		}
+		for i := range x {
+			rhs += nhwc[i] * dx[i]
+		}
+		if d := lhs - rhs; d > 1e-9*lhs || d < -1e-9*lhs {
+			t.Fatalf("%+v: NHWC col2im is not the adjoint of im2col: %v != %v", g, lhs, rhs)
+		}
+	}
+}
+
 func BenchmarkIm2col(b *testing.B) {
-	for _, g := range []convGeom{newConvGeom(64, 1, 28, 28, 16, 4, 2, 1), newConvGeom(64, 16, 14, 14, 32, 4, 2, 1)} {
+	nhwc := newConvGeom(64, 16, 14, 14, 32, 4, 2, 1)
+	nhwc.inNHWC = true
+	for _, g := range []convGeom{newConvGeom(64, 1, 28, 28, 16, 4, 2, 1), newConvGeom(64, 16, 14, 14, 32, 4, 2, 1), nhwc} {
 		x := make([]float32, g.n*g.cin*g.h*g.w)
 		col := make([]float32, g.kdim*g.columns)
 		b.Run("im2col", func(b *testing.B) {

@@ -51,6 +51,7 @@ func buildLayers[T float](net *Net, g *G.ExprGraph, p *program, weights []*G.Nod
 	pi := 0
 	needX := key.p == inputGrad // a gradient with respect to h is used
 	needW := key.p == training
+	nhwc := false // h is stored NHWC (see convGeom)
 	for i := 0; i < len(net.layers); i++ {
 		l := net.layers[i]
 		shape := h.Shape().Clone()
@@ -67,6 +68,14 @@ func buildLayers[T float](net *Net, g *G.ExprGraph, p *program, weights []*G.Nod
 		case Conv2D:
 			cg := newConvGeom(n, shape[1], shape[2], shape[3], l.Out, l.Kernel, l.Stride, l.Pad)
 			cg.relu, cg.needX, cg.needW = relu, needX, needW
+			// One input channel reads the same in both layouts.
+			cg.inNHWC = nhwc && cg.cin > 1
+			next := i + 1
+			if relu {
+				next++
+			}
+			cg.outNHWC = next < len(net.layers) && net.layers[next].Kind == Conv2D && l.Out > 1
+			nhwc = cg.outNHWC
 			h, err = G.ApplyOp(newConvOp[T](cg), h, weights[pi], weights[pi+1])
 		case Dense:
 			h, err = G.ApplyOp(newDenseOp[T](n, shape[1], l.Out, relu, needX, needW), h, weights[pi], weights[pi+1])
