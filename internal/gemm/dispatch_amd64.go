@@ -46,3 +46,18 @@ var sgemmImpl = func() *impl[float32] {
 	}
 	return im
 }()
+
+// vectorSets lists the element-wise kernels this CPU can run, the
+// fastest first; the last is Go.
+func vectorSets() []vectorKernels {
+	var out []vectorKernels
+	if cpu.X86.HasAVX512F {
+		out = append(out, vectorKernels{width: 16, add: addAVX512, gate: gateAVX512, biasAct: biasActAVX512})
+	}
+	if cpu.X86.HasAVX2 {
+		out = append(out, vectorKernels{width: 8, add: addAVX2, gate: gateAVX2, biasAct: biasActAVX2})
+	}
+	return append(out, vectorKernels{width: 1})
+}
+
+var vec = vectorSets()[0]

@@ -113,3 +113,33 @@ func kernAVX2_8x8(k int, a *float32, lda int, b *float32, ldb int, c *float32, l
 //
 //go:noescape
 func kernAVX2_8x8r(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, acc int)
+
+// addAVX512 adds src to dst; n is a multiple of the vector width.
+//
+//go:noescape
+func addAVX512(dst *float32, src *float32, n int)
+
+// gateAVX512 sets dst to d where y > 0 and to 0 elsewhere; n is a multiple of the vector width.
+//
+//go:noescape
+func gateAVX512(dst *float32, d *float32, y *float32, n int)
+
+// biasActAVX512 adds b to every row of y and applies a ReLU when relu != 0; cols is a multiple of the vector width.
+//
+//go:noescape
+func biasActAVX512(y *float32, b *float32, rows int, cols int, relu int)
+
+// addAVX2 adds src to dst; n is a multiple of the vector width.
+//
+//go:noescape
+func addAVX2(dst *float32, src *float32, n int)
+
+// gateAVX2 sets dst to d where y > 0 and to 0 elsewhere; n is a multiple of the vector width.
+//
+//go:noescape
+func gateAVX2(dst *float32, d *float32, y *float32, n int)
+
+// biasActAVX2 adds b to every row of y and applies a ReLU when relu != 0; cols is a multiple of the vector width.
+//
+//go:noescape
+func biasActAVX2(y *float32, b *float32, rows int, cols int, relu int)

@@ -2149,3 +2149,175 @@ kernAVX2_8x8r_store:
 	VMOVUPS Y7, (AX)
 	VZEROUPPER
 	RET
+
+// func addAVX512(dst *float32, src *float32, n int)
+// Requires: AVX, AVX512F
+TEXT ·addAVX512(SB), NOSPLIT, $0-24
+	MOVQ  dst+0(FP), AX
+	MOVQ  src+8(FP), CX
+	MOVQ  n+16(FP), DX
+	TESTQ DX, DX
+	JZ    addAVX512_done
+
+addAVX512_loop:
+	VMOVUPS (CX), Z0
+	VADDPS  (AX), Z0, Z0
+	VMOVUPS Z0, (AX)
+	ADDQ    $0x00000040, AX
+	ADDQ    $0x00000040, CX
+	SUBQ    $0x00000010, DX
+	JNZ     addAVX512_loop
+
+addAVX512_done:
+	VZEROUPPER
+	RET
+
+// func gateAVX512(dst *float32, d *float32, y *float32, n int)
+// Requires: AVX, AVX512F
+TEXT ·gateAVX512(SB), NOSPLIT, $0-32
+	MOVQ   dst+0(FP), AX
+	MOVQ   d+8(FP), CX
+	MOVQ   y+16(FP), DX
+	MOVQ   n+24(FP), BX
+	VXORPS Y0, Y0, Y0
+	TESTQ  BX, BX
+	JZ     gateAVX512_done
+
+gateAVX512_loop:
+	VMOVUPS   (DX), Z1
+	VCMPPS    $0x1e, Z0, Z1, K1
+	VMOVUPS.Z (CX), K1, Z1
+	VMOVUPS   Z1, (AX)
+	ADDQ      $0x00000040, AX
+	ADDQ      $0x00000040, CX
+	ADDQ      $0x00000040, DX
+	SUBQ      $0x00000010, BX
+	JNZ       gateAVX512_loop
+
+gateAVX512_done:
+	VZEROUPPER
+	RET
+
+// func biasActAVX512(y *float32, b *float32, rows int, cols int, relu int)
+// Requires: AVX, AVX512F
+TEXT ·biasActAVX512(SB), NOSPLIT, $0-40
+	MOVQ   y+0(FP), AX
+	MOVQ   b+8(FP), CX
+	MOVQ   rows+16(FP), DX
+	MOVQ   cols+24(FP), BX
+	MOVQ   relu+32(FP), SI
+	VXORPS Y0, Y0, Y0
+	TESTQ  DX, DX
+	JZ     biasActAVX512_done
+	TESTQ  BX, BX
+	JZ     biasActAVX512_done
+
+biasActAVX512_row:
+	MOVQ BX, DI
+	MOVQ CX, R8
+
+biasActAVX512_col:
+	VMOVUPS (AX), Z1
+	VADDPS  (R8), Z1, Z1
+	TESTQ   SI, SI
+	JZ      biasActAVX512_store
+	VMAXPS  Z0, Z1, Z1
+
+biasActAVX512_store:
+	VMOVUPS Z1, (AX)
+	ADDQ    $0x00000040, AX
+	ADDQ    $0x00000040, R8
+	SUBQ    $0x00000010, DI
+	JNZ     biasActAVX512_col
+	DECQ    DX
+	JNZ     biasActAVX512_row
+
+biasActAVX512_done:
+	VZEROUPPER
+	RET
+
+// func addAVX2(dst *float32, src *float32, n int)
+// Requires: AVX
+TEXT ·addAVX2(SB), NOSPLIT, $0-24
+	MOVQ  dst+0(FP), AX
+	MOVQ  src+8(FP), CX
+	MOVQ  n+16(FP), DX
+	TESTQ DX, DX
+	JZ    addAVX2_done
+
+addAVX2_loop:
+	VMOVUPS (CX), Y0
+	VADDPS  (AX), Y0, Y0
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x00000020, AX
+	ADDQ    $0x00000020, CX
+	SUBQ    $0x00000008, DX
+	JNZ     addAVX2_loop
+
+addAVX2_done:
+	VZEROUPPER
+	RET
+
+// func gateAVX2(dst *float32, d *float32, y *float32, n int)
+// Requires: AVX
+TEXT ·gateAVX2(SB), NOSPLIT, $0-32
+	MOVQ   dst+0(FP), AX
+	MOVQ   d+8(FP), CX
+	MOVQ   y+16(FP), DX
+	MOVQ   n+24(FP), BX
+	VXORPS Y0, Y0, Y0
+	TESTQ  BX, BX
+	JZ     gateAVX2_done
+
+gateAVX2_loop:
+	VMOVUPS (DX), Y1
+	VCMPPS  $0x1e, Y0, Y1, Y1
+	VANDPS  (CX), Y1, Y1
+	VMOVUPS Y1, (AX)
+	ADDQ    $0x00000020, AX
+	ADDQ    $0x00000020, CX
+	ADDQ    $0x00000020, DX
+	SUBQ    $0x00000008, BX
+	JNZ     gateAVX2_loop
+
+gateAVX2_done:
+	VZEROUPPER
+	RET
+
+// func biasActAVX2(y *float32, b *float32, rows int, cols int, relu int)
+// Requires: AVX
+TEXT ·biasActAVX2(SB), NOSPLIT, $0-40
+	MOVQ   y+0(FP), AX
+	MOVQ   b+8(FP), CX
+	MOVQ   rows+16(FP), DX
+	MOVQ   cols+24(FP), BX
+	MOVQ   relu+32(FP), SI
+	VXORPS Y0, Y0, Y0
+	TESTQ  DX, DX
+	JZ     biasActAVX2_done
+	TESTQ  BX, BX
+	JZ     biasActAVX2_done
+
+biasActAVX2_row:
+	MOVQ BX, DI
+	MOVQ CX, R8
+
+biasActAVX2_col:
+	VMOVUPS (AX), Y1
+	VADDPS  (R8), Y1, Y1
+	TESTQ   SI, SI
+	JZ      biasActAVX2_store
+	VMAXPS  Y0, Y1, Y1
+
+biasActAVX2_store:
+	VMOVUPS Y1, (AX)
+	ADDQ    $0x00000020, AX
+	ADDQ    $0x00000020, R8
+	SUBQ    $0x00000008, DI
+	JNZ     biasActAVX2_col
+	DECQ    DX
+	JNZ     biasActAVX2_row
+
+biasActAVX2_done:
+	VZEROUPPER
+	RET

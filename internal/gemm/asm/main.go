@@ -47,6 +47,11 @@ func main() {
 		k.rows = true
 		generate(k)
 	}
+	for _, isa := range []string{"AVX512", "AVX2"} {
+		vecAdd(isa)
+		vecGate(isa)
+		vecBiasAct(isa)
+	}
 	Generate()
 }
 
@@ -160,6 +165,122 @@ func generate(kn kernel) {
 			ADDQ(ldc, c)
 		}
 	}
+	VZEROUPPER()
+	RET()
+}
+
+// The element-wise kernels take n, a multiple of the vector width W (16
+// for AVX-512, 8 for AVX2); the Go wrappers do the rest.
+
+func vecSetup(isa string) (int, func() VecVirtual) {
+	if isa == "AVX2" {
+		return 8, YMM
+	}
+	return 16, ZMM
+}
+
+// vecAdd: dst[i] += src[i].
+func vecAdd(isa string) {
+	width, vec := vecSetup(isa)
+	name := "add" + isa
+	TEXT(name, NOSPLIT, "func(dst, src *float32, n int)")
+	Doc(name + " adds src to dst; n is a multiple of the vector width.")
+	Pragma("noescape")
+	d := Load(Param("dst"), GP64())
+	sp := Load(Param("src"), GP64())
+	n := Load(Param("n"), GP64())
+	TESTQ(n, n)
+	JZ(LabelRef(name + "_done"))
+	Label(name + "_loop")
+	v := vec()
+	VMOVUPS(Mem{Base: sp}, v)
+	VADDPS(Mem{Base: d}, v, v)
+	VMOVUPS(v, Mem{Base: d})
+	ADDQ(U32(4*width), d)
+	ADDQ(U32(4*width), sp)
+	SUBQ(U32(width), n)
+	JNZ(LabelRef(name + "_loop"))
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}
+
+// vecGate: dst[i] = d[i] where y[i] > 0, else 0 (the backward of a ReLU
+// whose output is y).
+func vecGate(isa string) {
+	width, vec := vecSetup(isa)
+	name := "gate" + isa
+	TEXT(name, NOSPLIT, "func(dst, d, y *float32, n int)")
+	Doc(name + " sets dst to d where y > 0 and to 0 elsewhere; n is a multiple of the vector width.")
+	Pragma("noescape")
+	dst := Load(Param("dst"), GP64())
+	dp := Load(Param("d"), GP64())
+	yp := Load(Param("y"), GP64())
+	n := Load(Param("n"), GP64())
+	zero := vec()
+	VXORPS(zero.AsY(), zero.AsY(), zero.AsY())
+	TESTQ(n, n)
+	JZ(LabelRef(name + "_done"))
+	Label(name + "_loop")
+	yv, dv := vec(), vec()
+	VMOVUPS(Mem{Base: yp}, yv)
+	if isa == "AVX512" {
+		VCMPPS(U8(0x1e), zero, yv, K1) // y > 0, ordered
+		VMOVUPS_Z(Mem{Base: dp}, K1, dv)
+	} else {
+		VCMPPS(U8(0x1e), zero, yv, yv)
+		VANDPS(Mem{Base: dp}, yv, dv)
+	}
+	VMOVUPS(dv, Mem{Base: dst})
+	ADDQ(U32(4*width), dst)
+	ADDQ(U32(4*width), dp)
+	ADDQ(U32(4*width), yp)
+	SUBQ(U32(width), n)
+	JNZ(LabelRef(name + "_loop"))
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}
+
+// vecBiasAct: y[r*cols+c] += b[c] for every row r, then max(., 0) when
+// relu != 0; cols is a multiple of the vector width.
+func vecBiasAct(isa string) {
+	width, vec := vecSetup(isa)
+	name := "biasAct" + isa
+	TEXT(name, NOSPLIT, "func(y, b *float32, rows, cols, relu int)")
+	Doc(name + " adds b to every row of y and applies a ReLU when relu != 0; cols is a multiple of the vector width.")
+	Pragma("noescape")
+	y := Load(Param("y"), GP64())
+	b := Load(Param("b"), GP64())
+	rows := Load(Param("rows"), GP64())
+	cols := Load(Param("cols"), GP64())
+	relu := Load(Param("relu"), GP64())
+	zero := vec()
+	VXORPS(zero.AsY(), zero.AsY(), zero.AsY())
+	TESTQ(rows, rows)
+	JZ(LabelRef(name + "_done"))
+	TESTQ(cols, cols)
+	JZ(LabelRef(name + "_done"))
+	Label(name + "_row")
+	c, bp := GP64(), GP64()
+	MOVQ(cols, c)
+	MOVQ(b, bp)
+	Label(name + "_col")
+	v := vec()
+	VMOVUPS(Mem{Base: y}, v)
+	VADDPS(Mem{Base: bp}, v, v)
+	TESTQ(relu, relu)
+	JZ(LabelRef(name + "_store"))
+	VMAXPS(zero, v, v)
+	Label(name + "_store")
+	VMOVUPS(v, Mem{Base: y})
+	ADDQ(U32(4*width), y)
+	ADDQ(U32(4*width), bp)
+	SUBQ(U32(width), c)
+	JNZ(LabelRef(name + "_col"))
+	DECQ(rows)
+	JNZ(LabelRef(name + "_row"))
+	Label(name + "_done")
 	VZEROUPPER()
 	RET()
 }
