@@ -2,7 +2,6 @@ package engine
 
 import (
 	"fmt"
-	"unsafe"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -117,10 +116,7 @@ func col2imNHWC[T float](g convGeom, col, dx []T) {
 						continue
 					}
 					s := row[ky*k*cin+lo*cin : ky*k*cin+hi*cin]
-					d := dst[iy*rowLen+(x0+lo)*cin:][:len(s)]
-					for i, v := range s {
-						d[i] += v
-					}
+					addVec(dst[iy*rowLen+(x0+lo)*cin:][:len(s)], s)
 				}
 			}
 		}
@@ -264,6 +260,7 @@ type convBack[T float] struct {
 	run        uint64 // forward run dy was prepared for
 	dy         []T    // upstream gradient through the ReLU, L x Cout
 	dcol, dwp  []T
+	gated      []T // dy through the ReLU, NCHW, before the transpose
 	dx, dw, db *tensor.Dense
 }
 
@@ -306,39 +303,17 @@ func (op *convOp[T]) Do(vs ...G.Value) (G.Value, error) {
 		// y (L x Cout) = col (L x K) · W^T (K x Cout), then bias and ReLU
 		// in place.
 		mm(false, true, g.columns, g.cout, g.kdim, col, g.kdim, w, g.kdim, false, y, g.cout)
-		for l := 0; l < g.columns; l++ {
-			row := y[l*g.cout:][:g.cout]
-			if g.relu {
-				for c, v := range row {
-					row[c] = max(v+b[c], 0)
-				}
-			} else {
-				for c := range row {
-					row[c] += b[c]
-				}
-			}
-		}
+		biasAct(y, b, g.relu)
 		op.run++
 		return out, nil
 	}
 	tmp := scratch(&op.tmp, g.columns*g.cout)
 	mm(false, true, g.columns, g.cout, g.kdim, col, g.kdim, w, g.kdim, false, tmp, g.cout)
 	// tmp is position-major (NHWC); the output is NCHW.
+	biasAct(tmp, b, g.relu)
 	for img := 0; img < g.n; img++ {
-		src := tmp[img*g.pix*g.cout:][:g.pix*g.cout]
-		for c := 0; c < g.cout; c++ {
-			bias := b[c]
-			dst := y[(img*g.cout+c)*g.pix:][:g.pix]
-			if g.relu {
-				for p := range dst {
-					dst[p] = max(src[p*g.cout+c]+bias, 0)
-				}
-			} else {
-				for p := range dst {
-					dst[p] = src[p*g.cout+c] + bias
-				}
-			}
-		}
+		n := g.pix * g.cout
+		transposeBlock(y[img*n:][:n], tmp[img*n:][:n], g.pix, g.cout)
 	}
 	op.run++
 	return out, nil
@@ -440,23 +415,19 @@ func (op *convGradOp[T]) Do(vs ...G.Value) (G.Value, error) {
 		d := scratch(&bk.dy, g.columns*g.cout)
 		switch {
 		case g.outNHWC && g.relu:
-			gateInto(d, 1, dy, y)
+			reluGate(d, dy, y)
 		case g.outNHWC:
 			copy(d, dy)
 		default:
+			// Gate in NCHW, then transpose each image to NHWC.
+			src := dy
+			if g.relu {
+				src = scratch(&bk.gated, len(dy))
+				reluGate(src, dy, y)
+			}
 			for img := 0; img < g.n; img++ {
-				dst := d[img*g.pix*g.cout:][:g.pix*g.cout]
-				for c := 0; c < g.cout; c++ {
-					o := (img*g.cout + c) * g.pix
-					src := dy[o:][:g.pix]
-					if !g.relu {
-						for p, v := range src {
-							dst[p*g.cout+c] = v
-						}
-						continue
-					}
-					gateInto(dst[c:], g.cout, src, y[o:][:g.pix])
-				}
+				n := g.pix * g.cout
+				transposeBlock(d[img*n:][:n], src[img*n:][:n], g.cout, g.pix)
 			}
 		}
 		bk.run = fwd.run
@@ -503,33 +474,4 @@ func (op *convGradOp[T]) Do(vs ...G.Value) (G.Value, error) {
 		}
 	}
 	return db, nil
-}
-
-// gateInto sets dst[i*stride] to d[i] where y[i] > 0 and to 0 elsewhere:
-// the backward of a ReLU whose output is y. It does not branch on y
-// (ReLU masks are random, so a branch mispredicts half the time): in
-// float32 it masks the bits of d with the sign of -y's bits, -0 and NaN
-// counting as not positive or positive as their bits say.
-func gateInto[T float](dst []T, stride int, d, y []T) {
-	y = y[:len(d)]
-	if len(d) == 0 {
-		return
-	}
-	_ = dst[(len(d)-1)*stride]
-	if unsafe.Sizeof(d[0]) == 4 {
-		for i := range d {
-			yi := *(*int32)(unsafe.Pointer(&y[i]))
-			m := ((-yi) &^ yi) >> 31 // all ones iff y's bits, as an int32, are > 0
-			di := *(*int32)(unsafe.Pointer(&d[i])) & m
-			dst[i*stride] = *(*T)(unsafe.Pointer(&di))
-		}
-		return
-	}
-	for i := range d {
-		var v T
-		if y[i] > 0 {
-			v = d[i]
-		}
-		dst[i*stride] = v
-	}
 }

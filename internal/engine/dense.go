@@ -19,8 +19,14 @@ type denseOp[T float] struct {
 	needX, needW bool
 	run          uint64
 
-	y    *tensor.Dense
-	back denseBack[T]
+	// wt holds the weights transposed (In x Out), so that the forward GEMM
+	// reads them in place; it is redone when *ver, the version of the
+	// program's weights, moves past wtVer.
+	wt    []T
+	ver   *uint64
+	wtVer uint64
+	y     *tensor.Dense
+	back  denseBack[T]
 }
 
 type denseBack[T float] struct {
@@ -29,8 +35,8 @@ type denseBack[T float] struct {
 	dx, dw, db *tensor.Dense
 }
 
-func newDenseOp[T float](n, in, out int, relu, needX, needW bool) *denseOp[T] {
-	op := &denseOp[T]{n: n, in: in, out: out, relu: relu, needX: needX, needW: needW}
+func newDenseOp[T float](n, in, out int, relu, needX, needW bool, ver *uint64) *denseOp[T] {
+	op := &denseOp[T]{n: n, in: in, out: out, relu: relu, needX: needX, needW: needW, ver: ver}
 	op.opBase = newBase(op, fmt.Sprintf("Dense(%d->%d relu=%v)", in, out, relu))
 	return op
 }
@@ -56,19 +62,12 @@ func (op *denseOp[T]) Do(vs ...G.Value) (G.Value, error) {
 	}
 	yt := held[T](&op.y, op.n, op.out)
 	y := data[T](yt)
-	mm(false, true, op.n, op.out, op.in, x, op.in, w, op.in, false, y, op.out)
-	for i := 0; i < op.n; i++ {
-		row := y[i*op.out:][:op.out]
-		if op.relu {
-			for j, v := range row {
-				row[j] = max(v+b[j], 0)
-			}
-		} else {
-			for j := range row {
-				row[j] += b[j]
-			}
-		}
+	if op.wt == nil || op.wtVer != *op.ver {
+		transposeBlock(scratch(&op.wt, len(w)), w, op.out, op.in)
+		op.wtVer = *op.ver
 	}
+	mm(false, false, op.n, op.out, op.in, x, op.in, op.wt, op.out, false, y, op.out)
+	biasAct(y, b, op.relu)
 	op.run++
 	return yt, nil
 }
@@ -125,7 +124,7 @@ func (op *denseGradOp[T]) Do(vs ...G.Value) (G.Value, error) {
 		}
 		d := scratch(&bk.dy, f.n*f.out)
 		if f.relu {
-			gateInto(d, 1, dy, y)
+			reluGate(d, dy, y)
 		} else {
 			copy(d, dy)
 		}

@@ -85,7 +85,7 @@ func (op *gateOp[T]) Do(vs ...G.Value) (G.Value, error) {
 	ot := held[T](&op.out, op.shape...)
 	o := data[T](ot)
 	if op.indicator {
-		gateInto(o, 1, x, g)
+		reluGate(o, x, g)
 		return ot, nil
 	}
 	for i, v := range x {

@@ -103,3 +103,67 @@ func mm[T float](transA, transB bool, m, n, k int, a []T, lda int, b []T, ldb in
 func cast[T, U float](s []T) []U {
 	return unsafe.Slice((*U)(unsafe.Pointer(unsafe.SliceData(s))), len(s))
 }
+
+// addVec adds s to d (same length), in SIMD for float32.
+func addVec[T float](d, s []T) {
+	var z T
+	if unsafe.Sizeof(z) == 4 {
+		gemm.AddTo(cast[T, float32](d), cast[T, float32](s))
+		return
+	}
+	s = s[:len(d)]
+	for i, v := range s {
+		d[i] += v
+	}
+}
+
+// reluGate sets dst[i] to d[i] where y[i] > 0, else 0: the gradient
+// through a ReLU with output y. In float32 it runs in SIMD, without the
+// branch that ReLU's random masks would mispredict half the time.
+func reluGate[T float](dst, d, y []T) {
+	var z T
+	if unsafe.Sizeof(z) == 4 {
+		gemm.ReLUGate(cast[T, float32](dst), cast[T, float32](d), cast[T, float32](y))
+		return
+	}
+	d, y = d[:len(dst)], y[:len(dst)]
+	for i := range dst {
+		var v T
+		if y[i] > 0 {
+			v = d[i]
+		}
+		dst[i] = v
+	}
+}
+
+// biasAct adds b to every row of y and applies a ReLU if relu.
+func biasAct[T float](y, b []T, relu bool) {
+	var z T
+	if unsafe.Sizeof(z) == 4 {
+		gemm.BiasAct(cast[T, float32](y), cast[T, float32](b), relu)
+		return
+	}
+	cols := len(b)
+	for i := 0; i+cols <= len(y); i += cols {
+		row := y[i : i+cols]
+		for j, v := range row {
+			v += b[j]
+			if relu {
+				v = max(v, 0)
+			}
+			row[j] = v
+		}
+	}
+}
+
+// transposeBlock writes the rows x cols matrix src into dst as cols x
+// rows.
+func transposeBlock[T float](dst, src []T, rows, cols int) {
+	src, dst = src[:rows*cols], dst[:rows*cols]
+	for r := 0; r < rows; r++ {
+		row := src[r*cols:][:cols]
+		for c, v := range row {
+			dst[c*rows+r] = v
+		}
+	}
+}

@@ -78,7 +78,7 @@ func buildLayers[T float](net *Net, g *G.ExprGraph, p *program, weights []*G.Nod
 			nhwc = cg.outNHWC
 			h, err = G.ApplyOp(newConvOp[T](cg), h, weights[pi], weights[pi+1])
 		case Dense:
-			h, err = G.ApplyOp(newDenseOp[T](n, shape[1], l.Out, relu, needX, needW), h, weights[pi], weights[pi+1])
+			h, err = G.ApplyOp(newDenseOp[T](n, shape[1], l.Out, relu, needX, needW, &p.version), h, weights[pi], weights[pi+1])
 		case ReLU:
 			h, err = G.ApplyOp(newReluOp[T](shape), h)
 		case MaxPool2D:

@@ -46,18 +46,18 @@ func getWorkspace[T float32 | float64](p *sync.Pool, im *impl[T]) *workspace[T] 
 	if ws == nil {
 		ws = new(workspace[T])
 	}
-	mp := (mc + im.mr - 1) / im.mr * im.mr
-	np := (nc + im.nr - 1) / im.nr * im.nr
-	if len(ws.a) < mp*kc {
-		ws.a = make([]T, mp*kc)
-	}
-	if len(ws.b) < np*kc {
-		ws.b = make([]T, np*kc)
-	}
 	if len(ws.c) < im.mr*im.nr {
 		ws.c = make([]T, im.mr*im.nr)
 	}
 	return ws
+}
+
+// grow returns (*s)[:n], reallocating when it is too short.
+func grow[T float32 | float64](s *[]T, n int) []T {
+	if len(*s) < n {
+		*s = make([]T, n)
+	}
+	return (*s)[:n]
 }
 
 // Sgemm computes C = op(A)·op(B), or C += op(A)·op(B) when accumulate is
@@ -139,10 +139,10 @@ func run[T float32 | float64](p *sync.Pool, im *impl[T], transA, transB bool, m,
 			// packed, zero-padded to nr columns.
 			inPlaceB := !transB
 			if !inPlaceB {
-				packB(ws.b, b, ldb, transB, pc, jc, kb, nb, nr)
+				packB(grow(&ws.b, (nb+nr-1)/nr*nr*kb), b, ldb, transB, pc, jc, kb, nb, nr)
 			} else if nb%nr != 0 {
 				j := nb / nr * nr
-				packB(ws.b[j*kb:], b, ldb, transB, pc, jc+j, kb, nb-j, nr)
+				packB(grow(&ws.b, nr*kb), b, ldb, transB, pc, jc+j, kb, nb-j, nr)
 			}
 			for ic := 0; ic < m; ic += mc {
 				mb := min(mc, m-ic)
@@ -150,26 +150,31 @@ func run[T float32 | float64](p *sync.Pool, im *impl[T], transA, transB bool, m,
 				// rows; only a last partial block of rows is packed.
 				if mb%mr != 0 {
 					i := mb / mr * mr
-					packA(ws.a[i*kb:], a, lda, transA, ic+i, pc, mb-i, kb, mr)
+					packA(grow(&ws.a, mr*kb), a, lda, transA, ic+i, pc, mb-i, kb, mr)
 				}
 				for jr := 0; jr < nb; jr += nr {
 					nrr := min(nr, nb-jr)
 					var bp *T
 					bstride := nr
-					if inPlaceB && nrr == nr {
+					switch {
+					case inPlaceB && nrr == nr:
 						bp, bstride = &b[pc*ldb+jc+jr], ldb
-					} else {
+					case inPlaceB:
+						bp = &ws.b[0] // the packed partial panel
+					default:
 						bp = &ws.b[jr*kb]
 					}
 					for ir := 0; ir < mb; ir += mr {
 						mrr := min(mr, mb-ir)
-						kern, ap, astride := im.kern, &ws.a[ir*kb], mr
-						if mrr == mr {
-							if transA {
-								ap, astride = &a[pc*lda+ic+ir], lda
-							} else {
-								kern, ap, astride = im.rows, &a[(ic+ir)*lda+pc], lda
-							}
+						var kern kernelFunc[T]
+						var ap *T
+						var astride int
+						if mrr < mr {
+							kern, ap, astride = im.kern, &ws.a[0], mr // the packed partial block
+						} else if transA {
+							kern, ap, astride = im.kern, &a[pc*lda+ic+ir], lda
+						} else {
+							kern, ap, astride = im.rows, &a[(ic+ir)*lda+pc], lda
 						}
 						ci := (ic+ir)*ldc + jc + jr
 						if mrr == mr && nrr == nr {
