@@ -4,10 +4,10 @@
 package atomicfile
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 )
 
 // Write writes the file at path with what write produces, atomically. On
@@ -40,16 +40,26 @@ func Write(path string, perm os.FileMode, write func(f *os.File) error) (err err
 	if err = os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("atomicfile: %w", err)
 	}
-	// The rename is durable only once the directory entry is synced.
-	d, derr := os.Open(dir)
-	if derr != nil {
+	return syncDir(dir)
+}
+
+// syncDir flushes the rename to stable storage. Windows cannot open
+// directories for syncing; there the rename is as durable as the file
+// system makes it.
+func syncDir(dir string) error {
+	if runtime.GOOS == "windows" {
 		return nil
 	}
-	serr := d.Sync()
-	cerr := d.Close()
-	if serr != nil && !errors.Is(serr, os.ErrInvalid) {
-		return fmt.Errorf("atomicfile: sync directory %s: %w", dir, serr)
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("atomicfile: %w", err)
 	}
-	_ = cerr
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("atomicfile: sync directory %s: %w", dir, err)
+	}
 	return nil
 }

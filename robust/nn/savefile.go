@@ -4,8 +4,8 @@ import (
 	"bufio"
 	"fmt"
 	"os"
-	"path/filepath"
-	"runtime"
+
+	"github.com/gorobust/gorobust/internal/atomicfile"
 )
 
 // SaveFile saves m to path atomically: it writes a temporary file in the
@@ -14,64 +14,15 @@ import (
 // keeps its old content) and the temporary file is removed, so a failure
 // or crash never leaves a partial model behind. The file gets mode 0644.
 func SaveFile(path string, m *Model, opts *SaveOptions) error {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	err := atomicfile.Write(path, 0o644, func(f *os.File) error {
+		w := bufio.NewWriterSize(f, 1<<20)
+		if err := Save(w, m, opts); err != nil {
+			return err
+		}
+		return w.Flush()
+	})
 	if err != nil {
 		return fmt.Errorf("nn: SaveFile: %w", err)
-	}
-	if err := writeSynced(f, m, opts); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("nn: SaveFile: %w", err)
-	}
-	return syncDir(dir)
-}
-
-// writeSynced saves m to f, flushes f to stable storage and closes it.
-func writeSynced(f *os.File, m *Model, opts *SaveOptions) error {
-	w := bufio.NewWriterSize(f, 1<<20)
-	if err := Save(w, m, opts); err != nil {
-		return err
-	}
-	if err := w.Flush(); err != nil {
-		return fmt.Errorf("nn: SaveFile: %w", err)
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return fmt.Errorf("nn: SaveFile: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("nn: SaveFile: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("nn: SaveFile: %w", err)
-	}
-	return nil
-}
-
-// syncDir flushes a directory entry change (the rename) to stable storage.
-// Windows cannot open directories for syncing; there the rename is as
-// durable as the file system makes it.
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("nn: SaveFile: %w", err)
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("nn: SaveFile: syncing %s: %w", dir, err)
 	}
 	return nil
 }
