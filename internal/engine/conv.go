@@ -469,9 +469,7 @@ func (op *convGradOp[T]) Do(vs ...G.Value) (G.Value, error) {
 	d := data[T](db)
 	clear(d)
 	for l := 0; l < g.columns; l++ {
-		for c, v := range bk.dy[l*g.cout:][:g.cout] {
-			d[c] += v
-		}
+		addVec(d, bk.dy[l*g.cout:][:g.cout])
 	}
 	return db, nil
 }

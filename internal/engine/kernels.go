@@ -157,13 +157,20 @@ func biasAct[T float](y, b []T, relu bool) {
 }
 
 // transposeBlock writes the rows x cols matrix src into dst as cols x
-// rows.
+// rows, in 8 x 8 tiles so that both sides touch few cache lines at a time.
 func transposeBlock[T float](dst, src []T, rows, cols int) {
 	src, dst = src[:rows*cols], dst[:rows*cols]
-	for r := 0; r < rows; r++ {
-		row := src[r*cols:][:cols]
-		for c, v := range row {
-			dst[c*rows+r] = v
+	const b = 8
+	for r0 := 0; r0 < rows; r0 += b {
+		r1 := min(r0+b, rows)
+		for c0 := 0; c0 < cols; c0 += b {
+			c1 := min(c0+b, cols)
+			for r := r0; r < r1; r++ {
+				row := src[r*cols+c0 : r*cols+c1]
+				for i, v := range row {
+					dst[(c0+i)*rows+r] = v
+				}
+			}
 		}
 	}
 }

@@ -142,7 +142,13 @@ func (net *Net) build(key progKey) (prog *program, err error) {
 		if len(shape) == 2 && p.builtin { // Gorgonia's Mul wants in x out
 			shape[0], shape[1] = shape[1], shape[0]
 		}
-		v := tensor.New(tensor.Of(dt), tensor.WithShape(shape...))
+		// The engine's ops never write their inputs, so its programs read
+		// the master weights in place (under the Net's read lock); Gorgonia's
+		// own Mul transposes operands in place, so the built-in path copies.
+		v := net.master[i]
+		if p.builtin {
+			v = tensor.New(tensor.Of(dt), tensor.WithShape(shape...))
+		}
 		p.wvals = append(p.wvals, v)
 		weights[i] = G.NewTensor(g, dt, len(shape), G.WithShape(shape...), G.WithName(pi.Name), G.WithValue(v))
 	}
@@ -239,6 +245,10 @@ func (p *program) runKeep() (err error) {
 // changed since the last run. The caller holds the Net's read lock.
 func (net *Net) sync(p *program) {
 	if p.version == net.version {
+		return
+	}
+	if !p.builtin { // the program reads the master weights in place
+		p.version = net.version
 		return
 	}
 	for i, m := range net.master {

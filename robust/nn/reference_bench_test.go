@@ -2,6 +2,7 @@ package nn
 
 import (
 	"context"
+	"math"
 	"testing"
 
 	"github.com/gorobust/gorobust/robust"
@@ -34,22 +35,29 @@ func BenchmarkReferencePGDStep(b *testing.B) {
 	x := x0.Clone().(*tensor.Dense)
 	obj := robust.Objective{Kind: robust.CrossEntropy, Labels: benchLabels(refBatch)}
 	ctx := context.Background()
-	x0d, xd := data32(x0), data32(x)
+	xd := data32(x)
+	// The projection onto the eps-ball intersected with [0, 1] is a clip
+	// to per-pixel bounds, fixed for the whole attack.
+	lo, hi := make([]float32, len(xd)), make([]float32, len(xd))
+	for i, v := range data32(x0) {
+		lo[i], hi[i] = max(v-refEps, 0), min(v+refEps, 1)
+	}
 	step := func() {
 		_, g, err := m.LossGrad(ctx, x, obj)
 		if err != nil {
 			b.Fatal(err)
 		}
-		for i, gi := range data32(g) {
+		gd := data32(g)[:len(xd)]
+		lo, hi := lo[:len(xd)], hi[:len(xd)]
+		for i, gi := range gd {
+			// alpha * sign(g): alpha with g's sign bit, without a branch
+			// on the sign (which a random gradient mispredicts).
+			s := math.Float32frombits(math.Float32bits(refAlpha) | math.Float32bits(gi)&(1<<31))
 			v := xd[i]
-			switch {
-			case gi > 0:
-				v += refAlpha
-			case gi < 0:
-				v -= refAlpha
+			if gi != 0 {
+				v += s
 			}
-			v = min(max(v, x0d[i]-refEps), x0d[i]+refEps)
-			xd[i] = min(max(v, 0), 1)
+			xd[i] = min(max(v, lo[i]), hi[i])
 		}
 	}
 	step() // builds the engine's programs: the loop measures steady state
