@@ -1,0 +1,155 @@
+package robust
+
+import (
+	"fmt"
+	"maps"
+	"sync"
+	"time"
+)
+
+// seedRule is Settings.SeedRule.
+const seedRule = "each batch j (examples [j*batch_size, (j+1)*batch_size) of the evaluation) runs each Reseedable " +
+	"attack with robust.BatchSeed(seed, attack name, eps, j): SplitMix64 over seed, FNV-1a of the name, the eps bits and j"
+
+// evaluator holds one Evaluate call's resolved settings and its progress.
+type evaluator struct {
+	model   Classifier
+	data    Dataset
+	suite   Suite
+	bounds  Bounds
+	classes int
+	shape   [3]int // C, H, W
+
+	batch, parallel int
+	n, begin, end   int
+	shard           Shard
+	eps             []float64 // the suite's epsilons, then the large one if any
+	large           float64
+	meta            map[string]string
+
+	start      time.Time
+	onProgress func(Progress)
+	mu         sync.Mutex
+	done       int
+	total      int
+}
+
+func newEvaluator(m Classifier, ds Dataset, s Suite, opts *EvaluateOptions) (*evaluator, error) {
+	var o EvaluateOptions
+	if opts != nil {
+		o = *opts
+	}
+	if m == nil || ds == nil {
+		return nil, fmt.Errorf("%w: Evaluate needs a model and a dataset", ErrConfig)
+	}
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	b := m.Bounds()
+	if err := b.Validate(); err != nil {
+		return nil, fmt.Errorf("robust: model bounds: %w", err)
+	}
+	k := m.NumClasses()
+	if k < 2 {
+		return nil, fmt.Errorf("%w: model has %d classes, want >= 2", ErrConfig, k)
+	}
+	if o.BatchSize < 0 || o.Examples < 0 || o.Parallel < 0 {
+		return nil, fmt.Errorf("%w: EvaluateOptions BatchSize %d, Examples %d, Parallel %d must be >= 0",
+			ErrConfig, o.BatchSize, o.Examples, o.Parallel)
+	}
+	if err := o.Shard.Validate(); err != nil {
+		return nil, err
+	}
+	n := ds.Len()
+	if o.Examples > n {
+		return nil, fmt.Errorf("%w: EvaluateOptions.Examples %d exceeds the dataset's %d examples", ErrConfig, o.Examples, n)
+	}
+	if o.Examples > 0 {
+		n = o.Examples
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("%w: Evaluate on an empty dataset", ErrConfig)
+	}
+	e := &evaluator{
+		model: m, data: ds, suite: s, bounds: b, classes: k,
+		batch: o.BatchSize, parallel: o.Parallel, n: n, shard: o.Shard,
+		meta: maps.Clone(o.Meta), onProgress: o.Progress,
+	}
+	if e.batch == 0 {
+		e.batch = DefaultBatchSize
+	}
+	e.parallel = max(e.parallel, 1)
+	if e.shard.Count == 0 {
+		e.shard.Count = 1
+	}
+	e.begin, e.end = e.shard.Range(n)
+	// One example fixes the input shape, which the L2 large epsilon and the
+	// report need before any batch runs.
+	x, _, err := ds.Batch([]int{0})
+	if err != nil {
+		return nil, fmt.Errorf("robust: reading example 0: %w", err)
+	}
+	if _, _, err := Images(x); err != nil {
+		return nil, fmt.Errorf("robust: example 0: %w", err)
+	}
+	sh := x.Shape()
+	e.shape = [3]int{sh[1], sh[2], sh[3]}
+	e.large = s.largeEps(b, sh[1]*sh[2]*sh[3])
+	e.eps = append([]float64(nil), s.Epsilons...)
+	if e.large > 0 {
+		if err := e.checkLarge(); err != nil {
+			return nil, err
+		}
+		e.eps = append(e.eps, e.large)
+	}
+	return e, nil
+}
+
+// checkLarge validates every attack at the large epsilon.
+func (e *evaluator) checkLarge() error {
+	if last := e.suite.Epsilons[len(e.suite.Epsilons)-1]; e.large <= last {
+		return fmt.Errorf("%w: suite LargeEps %v must exceed the largest epsilon %v", ErrConfig, e.large, last)
+	}
+	for _, a := range e.suite.Attacks {
+		if err := checkAttack(a, e.large); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// settings returns the report's Settings.
+func (e *evaluator) settings() Settings {
+	s := Settings{
+		Suite:      e.suite.Name,
+		Norm:       e.suite.norm(),
+		Epsilons:   append([]float64(nil), e.suite.Epsilons...),
+		LargeEps:   e.large,
+		Seed:       e.suite.Seed,
+		SeedRule:   seedRule,
+		BatchSize:  e.batch,
+		DatasetLen: e.data.Len(),
+		Examples:   e.n,
+		Shard:      ShardRange{Index: e.shard.Index, Count: e.shard.Count, Begin: e.begin, End: e.end},
+		Model: ModelInfo{
+			Type:       fmt.Sprintf("%T", e.model),
+			Classes:    e.classes,
+			Bounds:     [2]float32{e.bounds.Min, e.bounds.Max},
+			InputShape: e.shape[:],
+		},
+		Meta: maps.Clone(e.meta),
+	}
+	_, s.Model.Differentiable = e.model.(Differentiable)
+	for _, a := range e.suite.Attacks {
+		info := AttackInfo{Name: a.Name, BlackBox: a.BlackBox}
+		for _, eps := range e.eps {
+			atk := a.New(eps)
+			if _, ok := atk.(Reseedable); ok {
+				info.Reseeded = true
+			}
+			info.Configs = append(info.Configs, fmt.Sprintf("%T%+v", atk, atk))
+		}
+		s.Attacks = append(s.Attacks, info)
+	}
+	return s
+}

@@ -1,0 +1,233 @@
+package robust
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// Norm names for Suite.Norm: the distance in which a suite's epsilons and the
+// reported perturbation sizes are measured. They are the String values of
+// attack.LInf and attack.L2.
+const (
+	NormLInf = "linf"
+	NormL2   = "l2"
+)
+
+// Evaluation defaults.
+const (
+	// DefaultBatchSize is the batch size when EvaluateOptions.BatchSize is 0.
+	DefaultBatchSize = 100
+	// LargeEpsTolerance is the highest worst-case robust accuracy the
+	// large-epsilon check accepts: an attack with the whole input range as
+	// its budget should break (almost) every example.
+	LargeEpsTolerance = 0.01
+)
+
+// SuiteAttack is one attack of a Suite: a name and a way to build the attack
+// for a budget, because an attack carries its own epsilon.
+type SuiteAttack struct {
+	// Name identifies the attack in reports, for example "APGD-CE". Names
+	// are unique within a suite and seed the attack (see BatchSeed).
+	Name string
+	// New returns the attack with budget eps, measured in the suite's Norm.
+	// It must be deterministic: Evaluate calls it once per batch, attack and
+	// epsilon, and records fmt's %+v of its result for every epsilon as the
+	// attack's settings.
+	New func(eps float64) Attack
+	// BlackBox marks a score-based attack that uses only Logits. The
+	// gradient-masking check compares black-box attacks with the others.
+	BlackBox bool
+}
+
+// Suite is a list of attacks, each evaluated at every epsilon of a list.
+type Suite struct {
+	// Name names the suite in reports, for example "strong".
+	Name string
+	// Norm is NormLInf or NormL2. If Norm is "", NormLInf is used.
+	Norm string
+	// Epsilons are the budgets, in the model's pixel units, strictly
+	// increasing and greater than 0.
+	Epsilons []float64
+	// Attacks are run at every epsilon, each on every example the model
+	// classifies correctly.
+	Attacks []SuiteAttack
+	// Seed seeds every randomized attack through robust.Reseedable: see
+	// BatchSeed. Every seed, including 0, is a fixed seed.
+	Seed uint64
+	// LargeEps is the budget of the large-epsilon sanity check, which runs
+	// every attack once more at a budget so large that (almost) every
+	// example should break. If LargeEps is 0, the whole input range is used:
+	// the bounds' width for NormLInf, width*sqrt(C*H*W) for NormL2. A
+	// negative LargeEps skips the check.
+	LargeEps float64
+}
+
+// Shard selects the part of an evaluation one process runs: shard Index of
+// Count evaluates the examples [Index*n/Count, (Index+1)*n/Count) of the n
+// examples of the whole evaluation. The zero value is the whole evaluation.
+type Shard struct {
+	Index int `json:"index"`
+	Count int `json:"count"`
+}
+
+// Range returns the examples [begin, end) of shard s of n examples.
+func (s Shard) Range(n int) (begin, end int) {
+	c := max(s.Count, 1)
+	return s.Index * n / c, (s.Index + 1) * n / c
+}
+
+// Validate reports whether s is a shard: 0 <= Index < Count, or both 0.
+func (s Shard) Validate() error {
+	if s == (Shard{}) {
+		return nil
+	}
+	if s.Count < 1 || s.Index < 0 || s.Index >= s.Count {
+		return fmt.Errorf("%w: shard %d of %d, want 0 <= index < count", ErrConfig, s.Index, s.Count)
+	}
+	return nil
+}
+
+// EvaluateOptions configure Evaluate. A nil *EvaluateOptions means the
+// defaults.
+type EvaluateOptions struct {
+	// BatchSize is the number of examples attacked together. It is part of
+	// the experiment, not just of its speed: batches are the units that
+	// seeds are drawn for. If 0, DefaultBatchSize (100) is used.
+	BatchSize int
+	// Examples limits the evaluation to the first Examples examples of the
+	// dataset; 0 means all.
+	Examples int
+	// Shard selects the part of the examples this call evaluates.
+	Shard Shard
+	// Parallel is the number of batches evaluated at once. If 0, 1 is
+	// used: a model from robust/nn already spreads each batch over all
+	// cores.
+	Parallel int
+	// Progress, when not nil, is called after each attack run on a batch.
+	// Calls never overlap.
+	Progress func(Progress)
+	// Meta is copied into the report's settings: a place for what Evaluate
+	// cannot know, such as the model file and its digest or the dataset.
+	Meta map[string]string
+}
+
+// Progress describes how far an evaluation has come.
+type Progress struct {
+	// Done and Total count attack runs on a batch: Total is the number of
+	// batches times the number of epsilons (with the large-epsilon check)
+	// times the number of attacks.
+	Done, Total int
+	// Attack and Eps name the run that just finished.
+	Attack string
+	Eps    float64
+	// Elapsed is the time since Evaluate started.
+	Elapsed time.Duration
+}
+
+func (s Suite) norm() string {
+	if s.Norm == "" {
+		return NormLInf
+	}
+	return s.Norm
+}
+
+// Validate reports whether the suite can run: a known norm, increasing
+// positive epsilons, at least one attack, unique non-empty names and
+// constructors that return an attack for every epsilon. When an attack has a
+// Validate() error method, it is called for every epsilon.
+func (s Suite) Validate() error {
+	if n := s.norm(); n != NormLInf && n != NormL2 {
+		return fmt.Errorf("%w: suite norm %q, want %q or %q", ErrConfig, s.Norm, NormLInf, NormL2)
+	}
+	if len(s.Epsilons) == 0 {
+		return fmt.Errorf("%w: suite %q has no epsilons", ErrConfig, s.Name)
+	}
+	for i, e := range s.Epsilons {
+		if math.IsNaN(e) || math.IsInf(e, 0) || e <= 0 {
+			return fmt.Errorf("%w: suite epsilon %v must be finite and > 0", ErrConfig, e)
+		}
+		if i > 0 && e <= s.Epsilons[i-1] {
+			return fmt.Errorf("%w: suite epsilons must be strictly increasing, got %v after %v", ErrConfig, e, s.Epsilons[i-1])
+		}
+	}
+	if math.IsNaN(s.LargeEps) || math.IsInf(s.LargeEps, 0) {
+		return fmt.Errorf("%w: suite LargeEps %v is not finite", ErrConfig, s.LargeEps)
+	}
+	if len(s.Attacks) == 0 {
+		return fmt.Errorf("%w: suite %q has no attacks", ErrConfig, s.Name)
+	}
+	seen := map[string]bool{}
+	for i, a := range s.Attacks {
+		if a.Name == "" {
+			return fmt.Errorf("%w: suite attack %d has no name", ErrConfig, i)
+		}
+		if seen[a.Name] {
+			return fmt.Errorf("%w: suite attack name %q is used twice", ErrConfig, a.Name)
+		}
+		seen[a.Name] = true
+		if a.New == nil {
+			return fmt.Errorf("%w: suite attack %q has no constructor", ErrConfig, a.Name)
+		}
+		for _, e := range s.Epsilons {
+			if err := checkAttack(a, e); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// checkAttack builds a at eps and validates it when it can.
+func checkAttack(a SuiteAttack, eps float64) error {
+	atk := a.New(eps)
+	if atk == nil {
+		return fmt.Errorf("%w: suite attack %q returned no attack for eps %v", ErrConfig, a.Name, eps)
+	}
+	if v, ok := atk.(interface{ Validate() error }); ok {
+		if err := v.Validate(); err != nil {
+			return fmt.Errorf("suite attack %q at eps %v: %w", a.Name, eps, err)
+		}
+	}
+	return nil
+}
+
+// largeEps returns the budget of the large-epsilon check for inputs of d
+// values in bounds b, or 0 when the check is off.
+func (s Suite) largeEps(b Bounds, d int) float64 {
+	switch {
+	case s.LargeEps < 0:
+		return 0
+	case s.LargeEps > 0:
+		return s.LargeEps
+	case s.norm() == NormL2:
+		return float64(b.Width()) * math.Sqrt(float64(d))
+	}
+	return float64(b.Width())
+}
+
+// BatchSeed is the seed Evaluate gives, through robust.Reseedable, to the
+// attack called name at budget eps on batch j, the examples
+// [j*BatchSize, (j+1)*BatchSize) of the evaluation. Batches are numbered
+// from the start of the whole evaluation, not of a shard, and the seed does
+// not depend on the order of attacks or epsilons in the suite, so a batch
+// can be rerun alone. It mixes its inputs with SplitMix64 and FNV-1a.
+func BatchSeed(seed uint64, name string, eps float64, j int) uint64 {
+	h := uint64(14695981039346656037) // FNV-1a offset basis
+	for i := 0; i < len(name); i++ {
+		h ^= uint64(name[i])
+		h *= 1099511628211
+	}
+	s := splitMix(seed ^ splitMix(h))
+	s = splitMix(s ^ math.Float64bits(eps))
+	return splitMix(s ^ uint64(j))
+}
+
+// splitMix is the SplitMix64 finalizer: a bijection that spreads every input
+// bit over the output.
+func splitMix(z uint64) uint64 {
+	z += 0x9e3779b97f4a7c15
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}
