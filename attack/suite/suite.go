@@ -1,0 +1,140 @@
+// Package suite holds ready-made robust.Suite values: the attack lists that
+// robust.Evaluate runs at every epsilon.
+//
+// It lives under attack, not robust, because a suite builds attacks: robust
+// is the vocabulary that attack imports, so robust.Evaluate takes attacks as
+// values and this package, which imports both, supplies them. Nothing here
+// is needed to write a suite of one's own; any robust.Attack will do.
+//
+// Every suite is LInf, seeds its attacks from Suite.Seed through
+// robust.Reseedable (set Seed on the returned value to change it), and sets
+// every hyper-parameter explicitly, so that a report's attack settings show
+// the values used rather than zero fields standing for defaults.
+//
+// # Quick
+//
+// A fast first look, FGSM and PGD-20: FGSM (one step of Eps along the sign
+// of the cross-entropy gradient) and PGD with 20 steps of 2.5*Eps/20 from a
+// uniform random start, one run. Cost per example and epsilon: 21 gradient
+// and 1 forward evaluation. Good at exposing an undefended model, too weak
+// to certify a defended one.
+//
+// # Strong
+//
+// In the spirit of AutoAttack's standard version (Croce and Hein, ICML 2020,
+// https://arxiv.org/abs/2003.01690), with its settings: APGD-CE (100
+// iterations, one run), APGD-T (targeted DLR, 100 iterations toward each of
+// the 9 most likely other classes, or all others with fewer than 10 classes,
+// one run each) and Square (5000 queries,
+// p_init 0.8), each run on every correctly classified example. It differs
+// from AutoAttack in two ways: FAB-T is missing (no implementation here yet),
+// and the attacks are not chained (AutoAttack runs each one only on the
+// points its predecessors did not break), which costs more but gives every
+// attack's own robust accuracy and the gradient-masking check. Cost per
+// example and epsilon, at most: about 200 evaluations for APGD-CE, 1,800
+// for APGD-T, 5,000 forward passes for Square; the last two stop early on
+// broken examples.
+//
+// # PGDRestarts
+//
+// PGD with many steps and random restarts and a fixed step size, the attack
+// the MNIST robustness literature reports (Madry et al. use PGD-100 with 50
+// restarts; Wong et al. PGD-50 with 10 restarts and step 0.01).
+package suite
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/gorobust/gorobust/attack"
+	"github.com/gorobust/gorobust/robust"
+)
+
+// Names of the suites ByName knows.
+const (
+	QuickName  = "quick"
+	StrongName = "strong"
+	// PGD50x10Name is PGDRestarts(50, 10, 0.01), the evaluation of Wong et
+	// al. (2020) and of examples/mnist.
+	PGD50x10Name = "pgd50x10"
+)
+
+// Settings of the suites, exported so that documents can cite them.
+const (
+	QuickPGDSteps     = 20
+	StrongAPGDSteps   = attack.DefaultAPGDSteps
+	StrongSquareQuery = attack.DefaultSquareQueries
+	StrongSquarePInit = attack.DefaultSquarePInit
+)
+
+// Quick returns FGSM and PGD-20 at the given LInf epsilons.
+func Quick(eps ...float64) robust.Suite {
+	return robust.Suite{
+		Name:     QuickName,
+		Norm:     robust.NormLInf,
+		Epsilons: eps,
+		Attacks: []robust.SuiteAttack{
+			{Name: "FGSM", New: func(e float64) robust.Attack {
+				return attack.FGSM{Eps: e, Norm: attack.LInf, Loss: robust.CrossEntropy}
+			}},
+			{Name: fmt.Sprintf("PGD-%d", QuickPGDSteps), New: func(e float64) robust.Attack {
+				return attack.PGD{Eps: e, Norm: attack.LInf, Steps: QuickPGDSteps,
+					Step: attack.DefaultStepFactor * e / QuickPGDSteps, Restarts: 1, Loss: robust.CrossEntropy}
+			}},
+		},
+	}
+}
+
+// Strong returns APGD-CE, APGD-T and Square at the given LInf epsilons.
+func Strong(eps ...float64) robust.Suite {
+	return robust.Suite{
+		Name:     StrongName,
+		Norm:     robust.NormLInf,
+		Epsilons: eps,
+		Attacks: []robust.SuiteAttack{
+			{Name: "APGD-CE", New: func(e float64) robust.Attack {
+				return attack.APGD{Eps: e, Norm: attack.LInf, Steps: StrongAPGDSteps, Restarts: 1,
+					Loss: robust.CrossEntropy, Rho: attack.DefaultAPGDRho}
+			}},
+			{Name: "APGD-T", New: func(e float64) robust.Attack {
+				// NumTargets 0 means min(9, classes-1), as in AutoAttack,
+				// so that the suite also serves models of fewer classes.
+				return attack.APGDT{Eps: e, Norm: attack.LInf, Steps: StrongAPGDSteps, Restarts: 1, Rho: attack.DefaultAPGDRho}
+			}},
+			{Name: "Square", BlackBox: true, New: func(e float64) robust.Attack {
+				return attack.Square{Eps: e, MaxQueries: StrongSquareQuery, PInit: StrongSquarePInit}
+			}},
+		},
+	}
+}
+
+// PGDRestarts returns one attack, LInf PGD with the given steps, restarts
+// and step size (cross-entropy, random start), at the given epsilons.
+func PGDRestarts(steps, restarts int, step float64, eps ...float64) robust.Suite {
+	name := fmt.Sprintf("PGD-%dx%d", steps, restarts)
+	return robust.Suite{
+		Name:     strings.ToLower(strings.ReplaceAll(name, "-", "")),
+		Norm:     robust.NormLInf,
+		Epsilons: eps,
+		Attacks: []robust.SuiteAttack{
+			{Name: name, New: func(e float64) robust.Attack {
+				return attack.PGD{Eps: e, Norm: attack.LInf, Steps: steps, Step: step, Restarts: restarts, Loss: robust.CrossEntropy}
+			}},
+		},
+	}
+}
+
+// ByName returns the suite called name ("quick", "strong" or "pgd50x10")
+// at the given epsilons.
+func ByName(name string, eps ...float64) (robust.Suite, error) {
+	switch name {
+	case QuickName:
+		return Quick(eps...), nil
+	case StrongName:
+		return Strong(eps...), nil
+	case PGD50x10Name:
+		return PGDRestarts(50, 10, 0.01, eps...), nil
+	}
+	return robust.Suite{}, fmt.Errorf("%w: unknown suite %q, want %q, %q or %q",
+		robust.ErrConfig, name, QuickName, StrongName, PGD50x10Name)
+}
