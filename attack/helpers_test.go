@@ -46,7 +46,9 @@ func attackCases(epsInf, epsL2 float64) []attackCase {
 			attackCase{"APGDT/" + n.String(), attack.APGDT{Eps: e, Norm: n, Steps: 5, NumTargets: 2}, n, e, true},
 		)
 	}
-	cs = append(cs, attackCase{"Square/linf", attack.Square{Eps: epsInf, MaxQueries: 50, Seed: 9}, attack.LInf, epsInf, false})
+	cs = append(cs,
+		attackCase{"Square/linf", attack.Square{Eps: epsInf, MaxQueries: 50, Seed: 9}, attack.LInf, epsInf, false},
+		attackCase{"FGSMRS/linf", attack.FGSMRS{Eps: epsInf, Seed: 5}, attack.LInf, epsInf, true})
 	return cs
 }
 

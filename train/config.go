@@ -35,9 +35,10 @@ const (
 	PGDAT
 	// FGSMRS is PGDAT with a single-step attack from a random start (Wong,
 	// Rice and Kolter 2020, "Fast is better than free",
-	// https://arxiv.org/abs/2001.03994): Trainer.Attack should be one PGD step
-	// of size about 1.25 eps with a random start. Set EarlyStop to guard
-	// against catastrophic overfitting.
+	// https://arxiv.org/abs/2001.03994): Trainer.Attack should be
+	// attack.FGSMRS, whose unclipped random start is what keeps single-step
+	// training from catastrophic overfitting. Set EarlyStop to guard against
+	// it anyway.
 	FGSMRS
 	// TRADES minimises CE(f(x), y) + beta * KL(f(x) || f(x')) where x'
 	// maximises the KL term (Zhang et al. 2019, https://arxiv.org/abs/1901.08573).

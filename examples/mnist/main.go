@@ -126,7 +126,7 @@ func trainModel(ctx context.Context, o options, trainSet *data.Dataset) (*nn.Mod
 	switch o.method {
 	case "fgsm-rs":
 		tr.Method = train.FGSMRS
-		tr.Attack = attack.PGD{Eps: o.eps, Steps: 1, Step: o.alpha}
+		tr.Attack = attack.FGSMRS{Eps: o.eps, Step: o.alpha}
 	case "pgd-at":
 		tr.Method = train.PGDAT
 		tr.Attack = attack.PGD{Eps: o.eps, Steps: 40, Step: 0.01}
