@@ -1,0 +1,155 @@
+// Package report draws a robust.Report as a plot of robust accuracy against
+// epsilon, with gonum.org/v1/plot, in PNG, SVG or any other format that
+// gonum's vg supports (pdf, eps, jpg, tif). It is a package of its own so
+// that robust itself does not pull in the plotting libraries; the JSON and
+// text forms of a report live in robust (Report.WriteJSON, Report.WriteTable).
+//
+// The plot has one line per attack and a thicker one for the per-example
+// worst case over all attacks, each starting at the clean accuracy at
+// epsilon 0. The large-epsilon sanity check is left out of the curve; the
+// text table shows it.
+//
+// The functions only read the report and are safe for concurrent use.
+package report
+
+import (
+	"fmt"
+	"image/color"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/gorobust/gorobust/robust"
+)
+
+// Default plot size.
+const (
+	Width  = 6 * vg.Inch
+	Height = 4 * vg.Inch
+)
+
+// palette holds the attack lines' colours: the Okabe-Ito palette, which
+// stays distinguishable to colour-blind readers.
+var palette = []color.RGBA{
+	{0xe6, 0x9f, 0x00, 0xff}, {0x56, 0xb4, 0xe9, 0xff}, {0x00, 0x9e, 0x73, 0xff},
+	{0xd5, 0x5e, 0x00, 0xff}, {0xcc, 0x79, 0xa7, 0xff}, {0x00, 0x72, 0xb2, 0xff}, {0xf0, 0xe4, 0x42, 0xff},
+}
+
+// Plot returns the plot of r: robust accuracy against epsilon per attack
+// and for the worst case. It returns an error for a report without any
+// epsilon.
+func Plot(r *robust.Report) (*plot.Plot, error) {
+	if r == nil {
+		return nil, fmt.Errorf("report: nil report: %w", robust.ErrConfig)
+	}
+	var curve []robust.EpsResult
+	for _, res := range r.Results {
+		if !res.LargeEpsCheck {
+			curve = append(curve, res)
+		}
+	}
+	if len(curve) == 0 {
+		return nil, fmt.Errorf("report: the report has no epsilons to plot: %w", robust.ErrConfig)
+	}
+	st := r.Settings
+	p := plot.New()
+	title := "robust accuracy"
+	if st.Suite != "" {
+		title = fmt.Sprintf("suite %s", st.Suite)
+	}
+	p.Title.Text = fmt.Sprintf("%s: %d examples, clean accuracy %.2f%%", title, r.Clean.Total, 100*r.Clean.Accuracy)
+	p.X.Label.Text = fmt.Sprintf("epsilon (%s)", st.Norm)
+	p.Y.Label.Text = "robust accuracy"
+	p.Y.Min, p.Y.Max = 0, 1
+	p.X.Min = 0
+	p.Add(plotter.NewGrid())
+	p.Legend.Top = true
+
+	line := func(acc func(robust.EpsResult) float64) plotter.XYs {
+		xy := plotter.XYs{{X: 0, Y: r.Clean.Accuracy}}
+		for _, res := range curve {
+			xy = append(xy, plotter.XY{X: res.Eps, Y: acc(res)})
+		}
+		return xy
+	}
+	for a, info := range st.Attacks {
+		l, s, err := plotter.NewLinePoints(line(func(res robust.EpsResult) float64 { return res.Attacks[a].Robust.Accuracy }))
+		if err != nil {
+			return nil, fmt.Errorf("report: %s: %w", info.Name, err)
+		}
+		c := palette[a%len(palette)]
+		l.Color, s.Color = c, c
+		l.Width = vg.Points(1.5)
+		s.Shape = draw.CircleGlyph{}
+		name := info.Name
+		if info.BlackBox {
+			name += " (black box)"
+		}
+		p.Add(l, s)
+		p.Legend.Add(name, l, s)
+	}
+	l, s, err := plotter.NewLinePoints(line(func(res robust.EpsResult) float64 { return res.WorstCase.Accuracy }))
+	if err != nil {
+		return nil, fmt.Errorf("report: worst case: %w", err)
+	}
+	l.Color, s.Color = color.Black, color.Black
+	l.Width = vg.Points(2.5)
+	l.Dashes = []vg.Length{vg.Points(6), vg.Points(3)}
+	s.Shape = draw.BoxGlyph{}
+	p.Add(l, s)
+	p.Legend.Add("worst case", l, s)
+	return p, nil
+}
+
+// WritePlot writes the plot of r to w at the default size, in the given
+// format: "png", "svg", "pdf", "eps", "jpg" or "tif".
+func WritePlot(w io.Writer, r *robust.Report, format string) error {
+	p, err := Plot(r)
+	if err != nil {
+		return err
+	}
+	wt, err := p.WriterTo(Width, Height, strings.ToLower(format))
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if _, err := wt.WriteTo(w); err != nil {
+		return fmt.Errorf("report: writing the plot: %w", err)
+	}
+	return nil
+}
+
+// SavePlot writes the plot of r to the file at path, in the format its
+// extension names (".png", ".svg", ...). It replaces an existing file.
+func SavePlot(path string, r *robust.Report) (err error) {
+	format := strings.TrimPrefix(filepath.Ext(path), ".")
+	if format == "" {
+		return fmt.Errorf("report: %s has no extension to choose a format by: %w", path, robust.ErrConfig)
+	}
+	p, err := Plot(r)
+	if err != nil {
+		return err
+	}
+	wt, err := p.WriterTo(Width, Height, strings.ToLower(format))
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("report: %w", cerr)
+		}
+	}()
+	if _, err := wt.WriteTo(f); err != nil {
+		return fmt.Errorf("report: writing %s: %w", path, err)
+	}
+	return nil
+}
