@@ -1,5 +1,5 @@
 // Package attack implements adversarial attacks on image classifiers: FGSM,
-// PGD, APGD, APGDT and Square. Every attack is a config struct that
+// FGSMRS, PGD, APGD, APGDT and Square. Every attack is a config struct that
 // implements robust.Attack; hyper-parameters are fields, data arrive at call
 // time, and one attack value serves any number of models:
 //
@@ -40,6 +40,12 @@
 // Adversarial Examples", ICLR 2015, https://arxiv.org/abs/1412.6572. LInf
 // (sign of the gradient) or L2 (normalised gradient). One step of length Eps.
 // Cost: 1 LossGrad call. Deterministic.
+//
+// FGSMRS: Wong, Rice and Kolter, "Fast is better than free: Revisiting
+// adversarial training", ICLR 2020, https://arxiv.org/abs/2001.03994. LInf.
+// FGSM of length 1.25*Eps from a uniform random start that is not clipped to
+// the bounds, as in the reference code: the training attack of FGSM-RS
+// adversarial training. Cost: 1 LossGrad call. Randomized.
 //
 // PGD: Madry, Makelov, Schmidt, Tsipras and Vladu, "Towards Deep Learning
 // Models Resistant to Adversarial Attacks", ICLR 2018,
