@@ -18,6 +18,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -66,8 +67,11 @@ func Plot(r *robust.Report) (*plot.Plot, error) {
 	p.Title.Text = fmt.Sprintf("%s: %d examples, clean accuracy %.2f%%", title, r.Clean.Total, 100*r.Clean.Accuracy)
 	p.X.Label.Text = fmt.Sprintf("epsilon (%s)", st.Norm)
 	p.Y.Label.Text = "robust accuracy"
+	p.Title.Padding = vg.Points(6)
 	p.Y.Min, p.Y.Max = 0, 1
 	p.X.Min = 0
+	p.Y.Tick.Marker = plot.ConstantTicks(accuracyTicks())
+	p.X.Tick.Marker = plot.ConstantTicks(epsTicks(curve))
 	p.Add(plotter.NewGrid())
 	p.Legend.Top = true
 
@@ -78,6 +82,19 @@ func Plot(r *robust.Report) (*plot.Plot, error) {
 		}
 		return xy
 	}
+	// The worst case goes first, thick and dashed, so that attack lines
+	// that coincide with it stay visible on top of it.
+	l, s, err := plotter.NewLinePoints(line(func(res robust.EpsResult) float64 { return res.WorstCase.Accuracy }))
+	if err != nil {
+		return nil, fmt.Errorf("report: worst case: %w", err)
+	}
+	l.Color, s.Color = color.Black, color.Black
+	l.Width = vg.Points(3)
+	l.Dashes = []vg.Length{vg.Points(6), vg.Points(3)}
+	s.Shape = draw.BoxGlyph{}
+	s.Radius = vg.Points(3)
+	p.Add(l, s)
+	p.Legend.Add("worst case", l, s)
 	for a, info := range st.Attacks {
 		l, s, err := plotter.NewLinePoints(line(func(res robust.EpsResult) float64 { return res.Attacks[a].Robust.Accuracy }))
 		if err != nil {
@@ -94,29 +111,51 @@ func Plot(r *robust.Report) (*plot.Plot, error) {
 		p.Add(l, s)
 		p.Legend.Add(name, l, s)
 	}
-	l, s, err := plotter.NewLinePoints(line(func(res robust.EpsResult) float64 { return res.WorstCase.Accuracy }))
-	if err != nil {
-		return nil, fmt.Errorf("report: worst case: %w", err)
-	}
-	l.Color, s.Color = color.Black, color.Black
-	l.Width = vg.Points(2.5)
-	l.Dashes = []vg.Length{vg.Points(6), vg.Points(3)}
-	s.Shape = draw.BoxGlyph{}
-	p.Add(l, s)
-	p.Legend.Add("worst case", l, s)
 	return p, nil
+}
+
+// accuracyTicks labels every tenth, as percentages.
+func accuracyTicks() []plot.Tick {
+	var t []plot.Tick
+	for i := 0; i <= 10; i++ {
+		t = append(t, plot.Tick{Value: float64(i) / 10, Label: fmt.Sprintf("%d%%", 10*i)})
+	}
+	return t
+}
+
+// epsTicks labels 0 and every epsilon of the curve.
+func epsTicks(curve []robust.EpsResult) []plot.Tick {
+	t := []plot.Tick{{Value: 0, Label: "0"}}
+	for _, res := range curve {
+		t = append(t, plot.Tick{Value: res.Eps, Label: strconv.FormatFloat(res.Eps, 'g', 4, 64)})
+	}
+	return t
+}
+
+// margin keeps the title clear of the top edge: gonum/plot draws the
+// title's top at the canvas edge plus the font's descent, which clips it.
+const margin = 6 * vg.Millimeter / 2
+
+// writerTo draws the plot of r on a canvas of the given format.
+func writerTo(r *robust.Report, format string) (io.WriterTo, error) {
+	p, err := Plot(r)
+	if err != nil {
+		return nil, err
+	}
+	c, err := draw.NewFormattedCanvas(Width, Height, strings.ToLower(format))
+	if err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	p.Draw(draw.Crop(draw.New(c), 0, 0, 0, -margin))
+	return c, nil
 }
 
 // WritePlot writes the plot of r to w at the default size, in the given
 // format: "png", "svg", "pdf", "eps", "jpg" or "tif".
 func WritePlot(w io.Writer, r *robust.Report, format string) error {
-	p, err := Plot(r)
+	wt, err := writerTo(r, format)
 	if err != nil {
 		return err
-	}
-	wt, err := p.WriterTo(Width, Height, strings.ToLower(format))
-	if err != nil {
-		return fmt.Errorf("report: %w", err)
 	}
 	if _, err := wt.WriteTo(w); err != nil {
 		return fmt.Errorf("report: writing the plot: %w", err)
@@ -131,13 +170,9 @@ func SavePlot(path string, r *robust.Report) (err error) {
 	if format == "" {
 		return fmt.Errorf("report: %s has no extension to choose a format by: %w", path, robust.ErrConfig)
 	}
-	p, err := Plot(r)
+	wt, err := writerTo(r, format)
 	if err != nil {
 		return err
-	}
-	wt, err := p.WriterTo(Width, Height, strings.ToLower(format))
-	if err != nil {
-		return fmt.Errorf("report: %w", err)
 	}
 	f, err := os.Create(path)
 	if err != nil {

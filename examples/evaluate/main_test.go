@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/gorobust/gorobust/internal/mnistmodels"
+	"github.com/gorobust/gorobust/robust"
+	"github.com/gorobust/gorobust/robust/nn"
+)
+
+// TestCommand runs the command's steps on the reference model: a signed
+// file checked with its key and refused with another, and two shards merged
+// into the report of a single run.
+func TestCommand(t *testing.T) {
+	dir := t.TempDir()
+	m, err := mnistmodels.Standard()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, priv, err := nn.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _, err := nn.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	model := filepath.Join(dir, "model.safetensors")
+	if err := nn.SaveFile(model, m, &nn.SaveOptions{PrivateKey: priv}); err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]ed25519.PublicKey{"good.pem": pub, "other.pem": other}
+	for name, k := range keys {
+		if err := nn.WritePublicKeyFile(filepath.Join(dir, name), k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stdout := os.Stdout
+	os.Stdout, _ = os.Open(os.DevNull)
+	defer func() { os.Stdout = stdout }()
+
+	base := options{model: model, pubkey: filepath.Join(dir, "good.pem"), suite: "quick", eps: "0.05,0.1",
+		n: 30, batch: 8, parallel: 1, shardIndex: -1, shardCount: 1, quiet: true, meta: metaFlag{"run": "test"}}
+	single := base
+	single.out = filepath.Join(dir, "single")
+	if err := run(context.Background(), single); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"report.json", "report.txt", "accuracy.png", "accuracy.svg"} {
+		if _, err := os.Stat(filepath.Join(single.out, f)); err != nil {
+			t.Error(err)
+		}
+	}
+
+	wrong := single
+	wrong.pubkey = filepath.Join(dir, "other.pem")
+	if err := run(context.Background(), wrong); err == nil {
+		t.Error("a model signed by another key was accepted")
+	}
+
+	sharded := filepath.Join(dir, "shards")
+	var paths []string
+	for i := range 2 {
+		o := base
+		o.out, o.shardIndex, o.shardCount = sharded, -1, 2
+		t.Setenv("JOB_COMPLETION_INDEX", []string{"0", "1"}[i])
+		if err := run(context.Background(), o); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, filepath.Join(sharded, []string{"report-shard-0-of-2.json", "report-shard-1-of-2.json"}[i]))
+	}
+	if err := mergeReports(options{out: sharded}, paths); err != nil {
+		t.Fatal(err)
+	}
+	a, b := readReport(t, filepath.Join(single.out, "report.json")), readReport(t, filepath.Join(sharded, "report.json"))
+	if !reflect.DeepEqual(a.Examples, b.Examples) || !reflect.DeepEqual(a.Results, b.Results) || !reflect.DeepEqual(a.Settings, b.Settings) {
+		t.Error("merged shards differ from the single run")
+	}
+	if a.Settings.Meta["model_signature_verified"] != "true" || a.Settings.Meta["model_sha256"] == "" || a.Settings.Meta["run"] != "test" {
+		t.Errorf("meta %v", a.Settings.Meta)
+	}
+}
+
+func readReport(t *testing.T, path string) *robust.Report {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := robust.ReadReport(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
