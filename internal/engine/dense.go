@@ -20,13 +20,15 @@ type denseOp[T float] struct {
 	run          uint64
 
 	// wt holds the weights transposed (In x Out), so that the forward GEMM
-	// reads them in place; it is redone when *ver, the version of the
-	// program's weights, moves past wtVer.
-	wt    []T
-	ver   *uint64
-	wtVer uint64
-	y     *tensor.Dense
-	back  denseBack[T]
+	// reads them in place, once *ver (the version of the program's
+	// weights) has stayed the same for two runs: an attack runs many times
+	// on fixed weights, while a training loop changes them every step, and
+	// transposing them then costs more than letting the GEMM pack them.
+	wt             []T
+	ver            *uint64
+	wtVer, lastVer uint64
+	y              *tensor.Dense
+	back           denseBack[T]
 }
 
 type denseBack[T float] struct {
@@ -62,11 +64,17 @@ func (op *denseOp[T]) Do(vs ...G.Value) (G.Value, error) {
 	}
 	yt := held[T](&op.y, op.n, op.out)
 	y := data[T](yt)
-	if op.wt == nil || op.wtVer != *op.ver {
+	ver := *op.ver
+	if op.wt != nil && op.wtVer == ver {
+		mm(false, false, op.n, op.out, op.in, x, op.in, op.wt, op.out, false, y, op.out)
+	} else if ver == op.lastVer {
 		transposeBlock(scratch(&op.wt, len(w)), w, op.out, op.in)
-		op.wtVer = *op.ver
+		op.wtVer = ver
+		mm(false, false, op.n, op.out, op.in, x, op.in, op.wt, op.out, false, y, op.out)
+	} else {
+		mm(false, true, op.n, op.out, op.in, x, op.in, w, op.in, false, y, op.out)
 	}
-	mm(false, false, op.n, op.out, op.in, x, op.in, op.wt, op.out, false, y, op.out)
+	op.lastVer = ver
 	biasAct(y, b, op.relu)
 	op.run++
 	return yt, nil
