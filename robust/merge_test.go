@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/gorobust/gorobust/internal/testmodel"
 	"github.com/gorobust/gorobust/robust"
 )
 
@@ -129,4 +130,34 @@ func TestShardRange(t *testing.T) {
 			}
 		}
 	}
+}
+
+func TestMergeWithEmptyShard(t *testing.T) {
+	// Two examples in three shards: shard 0 is empty.
+	m, x, y, err := testmodel.Trained(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := tensorDataset{x, y}
+	s := robust.Suite{Epsilons: []float64{0.1}, Attacks: []robust.SuiteAttack{pgd(3)}}
+	single, err := robust.Evaluate(context.Background(), m, ds, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var shards []*robust.Report
+	for i := range 3 {
+		r, err := robust.Evaluate(context.Background(), m, ds, s, &robust.EvaluateOptions{Shard: robust.Shard{Index: i, Count: 3}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 && (len(r.Examples) != 0 || flag(t, r, robust.FlagLargeEps).Checked) {
+			t.Errorf("empty shard: %d examples, flags %+v", len(r.Examples), r.Sanity)
+		}
+		shards = append(shards, roundTrip(t, r))
+	}
+	merged, err := robust.Merge(shards...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	compareReports(t, single, merged)
 }
