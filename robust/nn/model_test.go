@@ -359,3 +359,35 @@ func TestStepPredictions(t *testing.T) {
 		t.Errorf("Step predicted %v, Logits give %v", r.Predicted, want)
 	}
 }
+
+// TestFloat32TrainStepAgreesWithFloat64 compares the parameter gradients of
+// the float32 path (the one training uses) with the float64 path that the
+// finite-difference tests check.
+func TestFloat32TrainStepAgreesWithFloat64(t *testing.T) {
+	s := ReferenceCNN()
+	m32 := mustNew(t, s, &Options{Seed: 4})
+	m64 := mustNew(t, s, &Options{Seed: 4, Float64: true})
+	x := randImages(8, s, 5)
+	loss := TrainLoss{Labels: []int{0, 1, 2, 3, 4, 5, 6, 7}}
+	ctx := context.Background()
+	_, g32, err := m32.TrainStep(ctx, x, loss)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, g64, err := m64.TrainStep(ctx, x, loss)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range g32 {
+		a, b := data32(g32[i].Value), g64[i].Value.Data().([]float64)
+		scale := 0.0
+		for _, v := range b {
+			scale = math.Max(scale, math.Abs(v))
+		}
+		for j := range a {
+			if math.Abs(float64(a[j])-b[j]) > 1e-4*scale {
+				t.Fatalf("%s[%d]: float32 %v, float64 %v", g32[i].Name, j, a[j], b[j])
+			}
+		}
+	}
+}
