@@ -73,7 +73,10 @@ func Plot(r *robust.Report) (*plot.Plot, error) {
 	p.Y.Tick.Marker = plot.ConstantTicks(accuracyTicks())
 	p.X.Tick.Marker = plot.ConstantTicks(epsTicks(curve))
 	p.Add(plotter.NewGrid())
-	p.Legend.Top = true
+	// Bottom left: every curve starts near the clean accuracy at eps 0, so
+	// that corner stays empty unless the model is barely better than chance.
+	p.Legend.Left = true
+	p.Legend.XOffs, p.Legend.YOffs = vg.Points(12), vg.Points(8)
 
 	line := func(acc func(robust.EpsResult) float64) plotter.XYs {
 		xy := plotter.XYs{{X: 0, Y: r.Clean.Accuracy}}
