@@ -104,8 +104,8 @@ func (c Chain) Backward(ctx context.Context, x *tensor.Dense, b robust.Bounds, s
 
 // backward runs the backward pass given the stage inputs of forward.
 func (c Chain) backward(ctx context.Context, xs []*tensor.Dense, b robust.Bounds, seed uint64, grad *tensor.Dense) (*tensor.Dense, error) {
-	if !grad.Shape().Eq(xs[0].Shape()) {
-		return nil, fmt.Errorf("defense: Chain.Backward: %w: gradient shape %v, input shape %v", robust.ErrShape, grad.Shape(), xs[0].Shape())
+	if grad == nil || !grad.Shape().Eq(xs[0].Shape()) {
+		return nil, fmt.Errorf("defense: Chain.Backward: %w: the gradient must have the input's shape %v", robust.ErrShape, xs[0].Shape())
 	}
 	g := grad
 	for j := len(c) - 1; j >= 0; j-- {

@@ -344,6 +344,12 @@ func TestChainBackwardUsesStageInputs(t *testing.T) {
 	if !equal32(data32(t, id), data32(t, g)) {
 		t.Fatal("BPDA through non-differentiable stages is not the identity")
 	}
+	if _, err := c.Backward(ctx, x, b, seed, nil); !errors.Is(err, robust.ErrShape) {
+		t.Errorf("nil gradient: err = %v", err)
+	}
+	if _, err := c.Backward(ctx, x, b, seed, rows(g, 0, 1)); !errors.Is(err, robust.ErrShape) {
+		t.Errorf("gradient of another shape: err = %v", err)
+	}
 }
 
 func ExampleJPEG() {
