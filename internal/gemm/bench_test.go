@@ -8,19 +8,20 @@ import (
 
 // refShapes are the products of one training step of the reference CNN
 // on a 64-image half batch (one replica): forward, weight gradient and
-// input gradient of each layer, as the engine lays them out.
+// input gradient of each layer, as the engine lays them out (receptive
+// fields L x K, weights Cout x K, dense weights cached transposed).
 var refShapes = []struct {
 	name           string
 	transA, transB bool
 	m, n, k        int
 }{
-	{"conv1_fwd", false, false, 16, 12544, 16},
-	{"conv1_dW", false, false, 16, 16, 12544},
-	{"conv1_dX", true, false, 12544, 16, 16},
-	{"conv2_fwd", false, false, 32, 3136, 256},
-	{"conv2_dW", false, false, 32, 256, 3136},
-	{"conv2_dX", true, false, 3136, 256, 32},
-	{"fc1_fwd", false, true, 64, 100, 1568},
+	{"conv1_fwd", false, true, 12544, 16, 16},
+	{"conv1_dW", true, false, 16, 16, 12544},
+	{"conv1_dX", false, false, 12544, 16, 16},
+	{"conv2_fwd", false, true, 3136, 32, 256},
+	{"conv2_dW", true, false, 32, 256, 3136},
+	{"conv2_dX", false, false, 3136, 256, 32},
+	{"fc1_fwd", false, false, 64, 100, 1568},
 	{"fc1_dX", false, false, 64, 1568, 100},
 	{"fc1_dW", true, false, 100, 1568, 64},
 }
