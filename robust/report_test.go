@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gorobust/gorobust/attack"
 	"github.com/gorobust/gorobust/attack/suite"
 	"github.com/gorobust/gorobust/internal/testmodel"
 	"github.com/gorobust/gorobust/robust"
@@ -23,6 +24,8 @@ func blobsReport(t *testing.T) *robust.Report {
 		t.Fatal(err)
 	}
 	s := suite.Strong(0.05, 0.1)
+	// Square's full 5000 queries would dominate the test's time under -race.
+	s.Attacks[2].New = func(e float64) robust.Attack { return attack.Square{Eps: e, MaxQueries: 200} }
 	r, err := robust.Evaluate(context.Background(), m, tensorDataset{x, y}, s, &robust.EvaluateOptions{
 		BatchSize: 10, Meta: map[string]string{"model": "blobs"},
 	})

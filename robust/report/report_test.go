@@ -12,6 +12,7 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"github.com/gorobust/gorobust/attack"
 	"github.com/gorobust/gorobust/attack/suite"
 	"github.com/gorobust/gorobust/internal/testmodel"
 	"github.com/gorobust/gorobust/robust"
@@ -45,6 +46,8 @@ func evaluated(t *testing.T) *robust.Report {
 		t.Fatal(err)
 	}
 	s := suite.Strong(0.05, 0.1)
+	// Square's full 5000 queries would dominate the test's time under -race.
+	s.Attacks[2].New = func(e float64) robust.Attack { return attack.Square{Eps: e, MaxQueries: 200} }
 	r, err := robust.Evaluate(context.Background(), m, batch{x, y}, s, nil)
 	if err != nil {
 		t.Fatal(err)
