@@ -46,6 +46,10 @@ type options struct {
 	seed                uint64
 	workers             int
 	summary, load       string
+	earlyStop           bool
+	validation          int
+	trainSteps          int
+	importPath          string
 }
 
 func main() {
@@ -68,6 +72,10 @@ func main() {
 	flag.IntVar(&o.workers, "workers", 0, "replicas a batch is split across (0: GOMAXPROCS)")
 	flag.StringVar(&o.summary, "summary", "", "write the results as JSON to this file")
 	flag.StringVar(&o.load, "load", "", "skip training: evaluate the model in this file")
+	flag.StringVar(&o.importPath, "import", "", "skip training: evaluate a reference CNN from a plain safetensors state_dict (e.g. written by scripts/torch-fgsmrs.py)")
+	flag.BoolVar(&o.earlyStop, "early-stop", true, "fgsm-rs: after every epoch measure PGD-10 accuracy on -validation held-out training examples; on a fall of more than 0.2 (catastrophic overfitting) restore the best epoch and stop")
+	flag.IntVar(&o.validation, "validation", 1000, "training examples held out for -early-stop")
+	flag.IntVar(&o.trainSteps, "train-steps", 40, "attack steps during pgd-at and trades training (step 0.01 at 40 steps, else 2.5*eps/steps)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -100,12 +108,24 @@ func run(ctx context.Context, o options) error {
 	var m *nn.Model
 	var hist *train.History
 	var trainTime time.Duration
-	if o.load != "" {
+	switch {
+	case o.load != "":
 		if m, err = nn.LoadFile(o.load, &nn.LoadOptions{Workers: o.workers}); err != nil {
 			return err
 		}
 		fmt.Printf("loaded %s\n", o.load)
-	} else {
+	case o.importPath != "":
+		f, err := os.Open(o.importPath)
+		if err != nil {
+			return err
+		}
+		m, err = nn.Import(nn.ReferenceCNN(), f, &nn.ImportOptions{Workers: o.workers})
+		f.Close()
+		if err != nil {
+			return err
+		}
+		fmt.Printf("imported %s\n", o.importPath)
+	default:
 		if m, hist, trainTime, err = trainModel(ctx, o, trainSet); err != nil {
 			return err
 		}
@@ -127,12 +147,16 @@ func trainModel(ctx context.Context, o options, trainSet *data.Dataset) (*nn.Mod
 	case "fgsm-rs":
 		tr.Method = train.FGSMRS
 		tr.Attack = attack.FGSMRS{Eps: o.eps, Step: o.alpha}
+		if o.earlyStop {
+			tr.Validation = o.validation
+			tr.EarlyStop = &train.EarlyStop{Attack: attack.PGD{Eps: o.eps, Steps: 10}}
+		}
 	case "pgd-at":
 		tr.Method = train.PGDAT
-		tr.Attack = attack.PGD{Eps: o.eps, Steps: 40, Step: 0.01}
+		tr.Attack = attack.PGD{Eps: o.eps, Steps: o.trainSteps, Step: trainStep(o)}
 	case "trades":
 		tr.Method = train.TRADES
-		tr.TRADES = train.TRADESConfig{Eps: o.eps, Steps: 40, StepSize: 0.01, Beta: o.tradesBeta}
+		tr.TRADES = train.TRADESConfig{Eps: o.eps, Steps: o.trainSteps, StepSize: trainStep(o), Beta: o.tradesBeta}
 	case "standard":
 		tr.Method = train.Standard
 	default:
@@ -156,7 +180,14 @@ func trainModel(ctx context.Context, o options, trainSet *data.Dataset) (*nn.Mod
 	}
 	trainTime := time.Since(start)
 	for _, e := range hist.Epochs {
-		fmt.Printf("epoch %2d: loss %.4f  train accuracy %.4f  lr %.2e  %6.0f img/s\n", e.Epoch+1, e.Loss, e.Accuracy, e.LR, e.ImagesPerSecond)
+		fmt.Printf("epoch %2d: loss %.4f  train accuracy %.4f  lr %.2e  %6.0f img/s", e.Epoch+1, e.Loss, e.Accuracy, e.LR, e.ImagesPerSecond)
+		if e.ValRobustMeasured {
+			fmt.Printf("  validation: clean %.4f, PGD-10 %.4f", e.ValAccuracy, e.ValRobust)
+		}
+		fmt.Println()
+	}
+	if hist.EarlyStopped {
+		fmt.Printf("early stop: PGD accuracy collapsed; restored the weights of epoch %d\n", hist.BestEpoch+1)
 	}
 	fmt.Printf("trained in %v\n", trainTime.Round(time.Second))
 	if err := nn.SaveFile(o.out, m, nil); err != nil {
@@ -240,8 +271,20 @@ func loadData(dir string) (trainSet, testSet *data.Dataset, err error) {
 }
 
 func modelPath(o options) string {
-	if o.load != "" {
+	switch {
+	case o.load != "":
 		return o.load
+	case o.importPath != "":
+		return o.importPath
 	}
 	return o.out
+}
+
+// trainStep is the training attack's step: Madry et al.'s 0.01 for their 40
+// steps, otherwise 2.5*eps/steps so that fewer steps still cross the ball.
+func trainStep(o options) float64 {
+	if o.trainSteps == 40 {
+		return 0.01
+	}
+	return 2.5 * o.eps / float64(o.trainSteps)
 }
