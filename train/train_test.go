@@ -397,3 +397,20 @@ func TestAugmentIsApplied(t *testing.T) {
 		t.Errorf("accuracy %.3f after training on blank images: Augment was not used", acc)
 	}
 }
+
+// TestAdamMatchesPyTorch replays three steps with changing learning rates;
+// the expected weights are what torch.optim.Adam (PyTorch 1.13, float64)
+// gives for the same gradients.
+func TestAdamMatchesPyTorch(t *testing.T) {
+	w := []float64{1, 2, -3}
+	st := [][]float64{make([]float64, 3), make([]float64, 3)}
+	for i, g := range [][]float64{{0.5, -1, 2}, {0.1, 0.3, -0.2}, {-0.4, 0, 1e-3}} {
+		Adam{}.update(w, g, st, 0.01*float64(i+1), i+1)
+	}
+	want := []float64{0.9711281990689983, 2.0284788174876227, -3.0356060830497693}
+	for i := range w {
+		if math.Abs(w[i]-want[i]) > 1e-12 {
+			t.Errorf("w[%d] = %v, PyTorch %v", i, w[i], want[i])
+		}
+	}
+}
