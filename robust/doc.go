@@ -23,6 +23,20 @@
 // concurrent use unless their documentation says otherwise. Objective values are
 // read-only during a call and may be shared between goroutines.
 //
+// # Evaluation
+//
+// Evaluate runs a Suite (attacks built for each of a list of epsilons) over a
+// Dataset and returns a Report: clean accuracy; per epsilon, robust accuracy
+// per attack and over the per-example worst case (clean mistakes count as
+// not robust); perturbation norms; model calls and time; sanity flags from
+// the AutoAttack and Carlini et al. checklists (zero or non-finite start
+// gradients, a black-box attack beating the white-box ones, accuracy not
+// falling with eps or not reaching zero at a large eps, stochastic or
+// probability outputs); and every setting needed to reproduce the run.
+// Reports are JSON (schema "gorobust.report/v1") and text tables; shards of
+// one evaluation (Shard) Merge into exactly the single-run report. Ready
+// suites live in attack/suite, plots in robust/report.
+//
 // # Errors
 //
 // Data-dependent failures are errors, never panics. Sentinel errors defined
