@@ -50,6 +50,7 @@ type options struct {
 	validation          int
 	trainSteps          int
 	importPath          string
+	cleanFraction       float64
 }
 
 func main() {
@@ -75,6 +76,7 @@ func main() {
 	flag.StringVar(&o.importPath, "import", "", "skip training: evaluate a reference CNN from a plain safetensors state_dict (e.g. written by scripts/torch-fgsmrs.py)")
 	flag.BoolVar(&o.earlyStop, "early-stop", true, "fgsm-rs: after every epoch measure PGD-10 accuracy on -validation held-out training examples; on a fall of more than 0.2 (catastrophic overfitting) restore the best epoch and stop")
 	flag.IntVar(&o.validation, "validation", 1000, "training examples held out for -early-stop")
+	flag.Float64Var(&o.cleanFraction, "clean-fraction", 0, "pgd-at and fgsm-rs: weight of the clean loss, (1-c)*CE(adv) + c*CE(clean)")
 	flag.IntVar(&o.trainSteps, "train-steps", 40, "attack steps during pgd-at and trades training (step 0.01 at 40 steps, else 2.5*eps/steps)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -141,7 +143,7 @@ func trainModel(ctx context.Context, o options, trainSet *data.Dataset) (*nn.Mod
 	tr := train.Trainer{
 		Epochs: o.epochs, BatchSize: o.batch, Seed: o.seed,
 		Optimizer: train.Adam{}, Schedule: train.Cyclic{Max: o.lr},
-		Checkpoint: o.ckpt,
+		Checkpoint: o.ckpt, CleanFraction: o.cleanFraction,
 	}
 	switch o.method {
 	case "fgsm-rs":
