@@ -145,21 +145,13 @@ func (r apgdRunner) evaluate(ctx context.Context, m robust.Differentiable, p *pr
 		return nil, nil, failed(r.name, "iteration", it, err)
 	}
 	copy(g, grad)
-	loss := make([]float64, p.n)
-	ok := make([]bool, p.n)
-	for i, v := range loss32 {
-		loss[i] = float64(v)
-		ok[i] = v > 0
-	}
-	if p.lossDecides(obj.Kind) {
-		return loss, ok, nil
-	}
-	z, err := p.logits(ctx, m, x)
+	ok, err := p.reachedAt(ctx, m, x, obj, loss32)
 	if err != nil {
 		return nil, nil, failed(r.name, "iteration", it, err)
 	}
-	for i := range ok {
-		ok[i] = p.reached(i, z[i*p.k:(i+1)*p.k])
+	loss := make([]float64, p.n)
+	for i, v := range loss32 {
+		loss[i] = float64(v)
 	}
 	return loss, ok, nil
 }

@@ -41,6 +41,8 @@ func attackCases(epsInf, epsL2 float64) []attackCase {
 			attackCase{"PGD/" + n.String(), attack.PGD{Eps: e, Norm: n, Steps: 5, Restarts: 2, Seed: 7}, n, e, true},
 			attackCase{"PGD-dlr-nostart/" + n.String(), attack.PGD{Eps: e, Norm: n, Steps: 5, NoRandomStart: true, Loss: robust.DLR}, n, e, true},
 			attackCase{"PGD-bigstep/" + n.String(), attack.PGD{Eps: e, Norm: n, Steps: 3, Step: 10 * e}, n, e, true},
+			attackCase{"PGD-stop/" + n.String(), attack.PGD{Eps: e, Norm: n, Steps: 5, Restarts: 2, Seed: 7, StopOnSuccess: true}, n, e, true},
+			attackCase{"PGD-stop-margin/" + n.String(), attack.PGD{Eps: e, Norm: n, Steps: 5, Seed: 7, Loss: robust.Margin, StopOnSuccess: true}, n, e, true},
 			attackCase{"APGD-CE/" + n.String(), attack.APGD{Eps: e, Norm: n, Steps: 10, Restarts: 2, Seed: 3}, n, e, true},
 			attackCase{"APGD-DLR/" + n.String(), attack.APGD{Eps: e, Norm: n, Steps: 10, Loss: robust.DLR}, n, e, true},
 			attackCase{"APGDT/" + n.String(), attack.APGDT{Eps: e, Norm: n, Steps: 5, NumTargets: 2}, n, e, true},

@@ -73,6 +73,14 @@ type PGD struct {
 	// Seed seeds the random start (PCG from math/rand/v2). Every seed,
 	// including 0, is a fixed seed: equal seeds give equal outputs.
 	Seed uint64
+	// StopOnSuccess freezes an example, within a run, at the first iterate
+	// that reaches the goal, as the evaluation code of Wong et al. (2020)
+	// does, instead of returning the run's last iterate. The attack can only
+	// get stronger: a success found midway is never walked away from, which
+	// matters where the gradient is only an approximation (BPDA through
+	// JPEG, FGSM-trained models). The check costs one Logits call per step
+	// unless the loss alone decides success (robust.Margin, robust.DLR).
+	StopOnSuccess bool
 }
 
 var (
@@ -194,11 +202,20 @@ func (a PGD) run(ctx context.Context, m robust.Differentiable, p *problem, obj r
 		if err := ctx.Err(); err != nil {
 			return nil, stopped(name, "step", s, err)
 		}
-		_, grad, err := p.lossGrad(ctx, m, adv, obj)
+		loss, grad, err := p.lossGrad(ctx, m, adv, obj)
 		if err != nil {
 			return nil, failed(name, "step", s, err)
 		}
+		var done []bool
+		if a.StopOnSuccess {
+			if done, err = p.reachedAt(ctx, m, adv, obj, loss); err != nil {
+				return nil, failed(name, "step", s, err)
+			}
+		}
 		for i := 0; i < p.n; i++ {
+			if done != nil && done[i] {
+				continue
+			}
 			b.norm.direction(grad[i*p.d:(i+1)*p.d], dir)
 			for j, v := range dir {
 				adv[i*p.d+j] += step * v

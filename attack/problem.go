@@ -151,6 +151,27 @@ func (p *problem) logits(ctx context.Context, m robust.Classifier, v []float32) 
 	return z, nil
 }
 
+// reachedAt tells which examples reach the goal at v, given the objective
+// values loss that LossGrad returned there; it calls Logits only when the
+// loss cannot decide.
+func (p *problem) reachedAt(ctx context.Context, m robust.Classifier, v []float32, obj robust.Objective, loss []float32) ([]bool, error) {
+	ok := make([]bool, p.n)
+	if p.lossDecides(obj.Kind) {
+		for i, l := range loss {
+			ok[i] = l > 0
+		}
+		return ok, nil
+	}
+	z, err := p.logits(ctx, m, v)
+	if err != nil {
+		return nil, err
+	}
+	for i := range ok {
+		ok[i] = p.reached(i, z[i*p.k:(i+1)*p.k])
+	}
+	return ok, nil
+}
+
 // score evaluates the objective and the goal at v with one Logits call.
 func (p *problem) score(ctx context.Context, m robust.Classifier, v []float32, obj robust.Objective) ([]float64, []bool, error) {
 	z, err := p.logits(ctx, m, v)

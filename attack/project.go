@@ -16,7 +16,7 @@ type ball struct {
 
 // project moves every example of v (d values each) into the ball around the
 // matching example of x0, in place: first onto the norm ball, then clipped to
-// the bounds. Clipping only moves coordinates toward x0, which lies inside
+// the bounds; for LInf the stored float32 values are exactly inside. Clipping only moves coordinates toward x0, which lies inside
 // the bounds, so it never leaves the norm ball.
 func (b ball) project(x0, v []float32, d int) {
 	lo, hi := float64(b.bounds.Min), float64(b.bounds.Max)
@@ -40,10 +40,22 @@ func (b ball) project(x0, v []float32, d int) {
 			if math.IsNaN(val) {
 				val = float64(xv)
 			}
-			if b.norm == LInf {
-				val = math.Min(math.Max(val, float64(xv)-b.eps), float64(xv)+b.eps)
+			if b.norm != LInf {
+				vs[j] = float32(math.Min(math.Max(val, lo), hi))
+				continue
 			}
-			vs[j] = float32(math.Min(math.Max(val, lo), hi))
+			val = math.Min(math.Max(val, float64(xv)-b.eps), float64(xv)+b.eps)
+			f := float32(math.Min(math.Max(val, lo), hi))
+			// Rounding x0+eps to float32 can overshoot by half an ulp; step
+			// back toward x0 so that every iterate, not only the output, is
+			// inside the ball. Without this an attack would search a ball
+			// slightly larger than the one its output lies in, and a
+			// preprocessor that rounds to 8 bits (JPEG, BitDepth) can see
+			// a whole grey level of difference at eps = k/255 + 1/510.
+			for math.Abs(float64(f)-float64(xv)) > b.eps {
+				f = math.Nextafter32(f, xv)
+			}
+			vs[j] = f
 		}
 	}
 }

@@ -137,6 +137,41 @@ func TestSquareBreaksBlackBox(t *testing.T) {
 	t.Logf("APGDT: %.2f", accuracy(t, m, perturb(t, attack.APGDT{Eps: 0.1, Steps: 20}, b.m, b.x, b.y), b.y))
 }
 
+// TestStopOnSuccessKeepsSuccesses checks that freezing examples at their
+// first successful iterate breaks every example the plain run breaks: until
+// an example first succeeds, both runs move it identically, and after that
+// the frozen run keeps it broken. Big steps make iterates oscillate across
+// the boundary, so freezing must also gain examples.
+func TestStopOnSuccessKeepsSuccesses(t *testing.T) {
+	m, x, y := mnistBatch(t, 100)
+	for _, c := range []struct {
+		name string
+		a    attack.PGD
+	}{
+		{"CE", attack.PGD{Eps: 0.1, Steps: 10, Step: 0.1, Seed: 4}},
+		{"margin", attack.PGD{Eps: 0.1, Steps: 10, Step: 0.1, Seed: 4, Loss: robust.Margin}},
+		{"L2", attack.PGD{Eps: 1.5, Norm: attack.L2, Steps: 10, Step: 5, Seed: 4}},
+	} {
+		stop := c.a
+		stop.StopOnSuccess = true
+		_, okPlain := perExample(t, m, perturb(t, c.a, m, x, y), y)
+		_, okStop := perExample(t, m, perturb(t, stop, m, x, y), y)
+		gained := 0
+		for i := range y {
+			if okPlain[i] && !okStop[i] {
+				t.Errorf("%s: example %d broken by the plain run but not with StopOnSuccess", c.name, i)
+			}
+			if okStop[i] && !okPlain[i] {
+				gained++
+			}
+		}
+		t.Logf("%s: StopOnSuccess broke %d more examples", c.name, gained)
+		if gained == 0 {
+			t.Errorf("%s: StopOnSuccess gained nothing; the test no longer exercises it", c.name)
+		}
+	}
+}
+
 // TestRestartsKeepWorstCase checks that a run with more restarts, whose first
 // restart is the whole of the one-restart run (same seed), keeps every
 // example the first run broke exactly as it was, and only improves the rest.
