@@ -94,13 +94,27 @@ type TRADESConfig struct {
 
 // EarlyStop guards FGSM-RS against catastrophic overfitting: after every
 // epoch it measures robust accuracy on the held-out examples with Attack
-// and, if it fell by more than MaxDrop below the best epoch's, restores the
-// best epoch's weights and stops.
+// and, if it fell by more than MaxDrop below the best epoch's (a collapse),
+// restores the best epoch's weights and stops, as Wong et al. do, or, while
+// Rollbacks remain, rewinds and trains the later epochs again.
 type EarlyStop struct {
 	Attack robust.Attack
 	// MaxDrop is the tolerated fall in robust accuracy; if 0,
 	// DefaultMaxDrop is used.
 	MaxDrop float64
+	// Rollbacks is how many collapses rewind training instead of stopping
+	// it: the weights and optimizer state of the best epoch are restored
+	// and the epochs after it are trained again under the same learning
+	// rate schedule, with fresh randomness (shuffles, random starts and
+	// dropout masks drawn from a seed derived from Seed and the rollback
+	// count). Catastrophic overfitting is a chance event, so a retry
+	// usually avoids it, and training still reaches the end of its
+	// schedule, where a cyclic schedule's clean accuracy is made; stopping
+	// at the collapse keeps a model from the middle of the schedule. Each
+	// rollback costs the epochs it repeats. A collapse after the last
+	// rollback restores the best epoch and stops. If 0, the first collapse
+	// stops training.
+	Rollbacks int
 }
 
 // Progress is reported after every batch.
@@ -268,6 +282,9 @@ func (c Trainer) Validate() error {
 		}
 		if !(c.EarlyStop.MaxDrop > 0 && c.EarlyStop.MaxDrop <= 1) {
 			return bad("EarlyStop.MaxDrop %v, want (0, 1]", c.EarlyStop.MaxDrop)
+		}
+		if c.EarlyStop.Rollbacks < 0 {
+			return bad("EarlyStop.Rollbacks %d, want >= 0", c.EarlyStop.Rollbacks)
 		}
 	}
 	return nil

@@ -27,6 +27,9 @@ type EpochStats struct {
 	DurationSeconds   float64 `json:"duration_seconds"`
 	ImagesPerSecond   float64 `json:"images_per_second"`
 	ValRobustMeasured bool    `json:"val_robust_measured"`
+	// Collapsed marks an epoch whose robust accuracy fell by more than
+	// EarlyStop.MaxDrop; its weights were discarded.
+	Collapsed bool `json:"collapsed,omitempty"`
 }
 
 // History is what Fit did.
@@ -40,6 +43,10 @@ type History struct {
 	// stop.
 	BestEpoch int  `json:"best_epoch"`
 	Resumed   bool `json:"resumed"`
+	// Rollbacks counts the collapses that rewound training to the best
+	// epoch (EarlyStop.Rollbacks). Epochs lists every epoch trained,
+	// including the discarded ones, in order.
+	Rollbacks int `json:"rollbacks"`
 }
 
 // NonFiniteError reports a NaN or infinity in a batch, loss or gradient
@@ -67,6 +74,9 @@ type state struct {
 	BestRobust        float64
 	HaveBest          bool
 	Best              [][]float64 // weights of the best epoch, early stopping only
+	BestOpt           *optState   // optimizer state of the best epoch
+	BestStep          int         // Step at the end of the best epoch
+	Rollbacks         int         // collapses rewound so far
 	EpochSecondsSoFar float64
 }
 
@@ -140,6 +150,16 @@ type run struct {
 	valIdx   []int
 }
 
+// seed is the root of the current attempt's random streams: the Trainer's
+// Seed, re-derived after every rollback so that the epochs trained again
+// draw fresh shuffles, random starts and dropout masks.
+func (r *run) seed() uint64 {
+	if r.st.Rollbacks == 0 {
+		return r.cfg.Seed
+	}
+	return mix(r.cfg.Seed, streamRollback, uint64(r.st.Rollbacks))
+}
+
 // mix derives independent seeds from the trainer's seed (SplitMix64).
 func mix(seed, stream, i uint64) uint64 {
 	z := seed + stream*0x9e3779b97f4a7c15 + i*0xbf58476d1ce4e5b9
@@ -154,11 +174,12 @@ const (
 	streamDropout
 	streamTRADES
 	streamAugment
+	streamRollback
 )
 
 func (r *run) batches(epoch int) [][]int {
 	idx := append([]int(nil), r.trainIdx...)
-	rng := rand.New(rand.NewPCG(mix(r.cfg.Seed, streamShuffle, uint64(epoch)), 0))
+	rng := rand.New(rand.NewPCG(mix(r.seed(), streamShuffle, uint64(epoch)), 0))
 	rng.Shuffle(len(idx), func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
 	var out [][]int
 	for a := 0; a < len(idx); a += r.cfg.BatchSize {
@@ -252,7 +273,7 @@ func (r *run) batch(ctx context.Context, idx []int, lr float64) (float64, float6
 	}
 	step := uint64(st.Step)
 	if c.Augment != nil {
-		if x, err = c.Augment(ctx, x, mix(c.Seed, streamAugment, step)); err != nil {
+		if x, err = c.Augment(ctx, x, mix(r.seed(), streamAugment, step)); err != nil {
 			return 0, 0, fmt.Errorf("train: augment at epoch %d, batch %d: %w", st.Epoch, st.Batch, err)
 		}
 		if _, xd, err = robust.Images(x); err != nil {
@@ -262,7 +283,7 @@ func (r *run) batch(ctx context.Context, idx []int, lr float64) (float64, float6
 			return 0, 0, r.nonFinite("augmented input")
 		}
 	}
-	loss := nn.TrainLoss{Labels: y, Temperature: c.Temperature, Seed: mix(c.Seed, streamDropout, step)}
+	loss := nn.TrainLoss{Labels: y, Temperature: c.Temperature, Seed: mix(r.seed(), streamDropout, step)}
 	if sd, ok := r.ds.(softLabeled); ok {
 		loss = nn.TrainLoss{Kind: nn.SoftTargets, Soft: sd.Soft(idx), Temperature: c.Temperature, Seed: loss.Seed}
 	}
@@ -272,7 +293,7 @@ func (r *run) batch(ctx context.Context, idx []int, lr float64) (float64, float6
 	case PGDAT, FGSMRS:
 		a := c.Attack
 		if rs, ok := a.(robust.Reseedable); ok {
-			a = rs.WithSeed(mix(c.Seed, streamAttack, step))
+			a = rs.WithSeed(mix(r.seed(), streamAttack, step))
 		}
 		if in, err = a.Perturb(ctx, m, x, y); err != nil {
 			return 0, 0, fmt.Errorf("train: attack at epoch %d, batch %d: %w", st.Epoch, st.Batch, err)
@@ -282,7 +303,7 @@ func (r *run) batch(ctx context.Context, idx []int, lr float64) (float64, float6
 			cleanLoss = &cl
 		}
 	case TRADES:
-		adv, err := tradesAdversary(ctx, m, x, c.TRADES, mix(c.Seed, streamTRADES, step))
+		adv, err := tradesAdversary(ctx, m, x, c.TRADES, mix(r.seed(), streamTRADES, step))
 		if err != nil {
 			return 0, 0, fmt.Errorf("train: TRADES attack at epoch %d, batch %d: %w", st.Epoch, st.Batch, err)
 		}
@@ -401,7 +422,7 @@ func (r *run) endEpoch(ctx context.Context, d time.Duration, lr float64) (bool, 
 		if c.EarlyStop != nil {
 			atk = c.EarlyStop.Attack
 			if rs, ok := atk.(robust.Reseedable); ok {
-				atk = rs.WithSeed(mix(c.Seed, streamAttack, uint64(1<<40+st.Epoch)))
+				atk = rs.WithSeed(mix(r.seed(), streamAttack, uint64(1<<40+st.Epoch)))
 			}
 		}
 		clean, rob, err := Accuracy(ctx, r.m, r.ds, r.valIdx, atk, c.BatchSize)
@@ -415,12 +436,22 @@ func (r *run) endEpoch(ctx context.Context, d time.Duration, lr float64) (bool, 
 			case !st.HaveBest || rob >= st.BestRobust:
 				st.HaveBest, st.BestRobust, st.History.BestEpoch = true, rob, st.Epoch
 				st.Best = toFloat64s(r.m.Params())
+				st.BestOpt, st.BestStep = st.Opt.clone(), st.Step
 			case rob < st.BestRobust-c.EarlyStop.MaxDrop:
 				if err := restore(r.m, st.Best); err != nil {
 					return false, err
 				}
-				st.History.EarlyStopped = true
-				stop = true
+				es.Collapsed = true
+				if st.Rollbacks < c.EarlyStop.Rollbacks {
+					// Rewind: the loop goes on with the epoch after the best.
+					st.Rollbacks++
+					st.History.Rollbacks++
+					st.Opt, st.Step = st.BestOpt.clone(), st.BestStep
+					st.Epoch = st.History.BestEpoch
+				} else {
+					st.History.EarlyStopped = true
+					stop = true
+				}
 			}
 		}
 	}

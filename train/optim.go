@@ -135,6 +135,17 @@ type optState struct {
 	Buffers [][][]float64 `json:"buffers"` // [param][buffer][value]
 }
 
+// clone returns a deep copy of s.
+func (s *optState) clone() *optState {
+	c := &optState{Step: s.Step, Buffers: make([][][]float64, len(s.Buffers))}
+	for i, bs := range s.Buffers {
+		for _, b := range bs {
+			c.Buffers[i] = append(c.Buffers[i], append([]float64(nil), b...))
+		}
+	}
+	return c
+}
+
 func newOptState(o Optimizer, ps []nn.ParamInfo) *optState {
 	s := &optState{Buffers: make([][][]float64, len(ps))}
 	for i, p := range ps {

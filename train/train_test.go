@@ -333,6 +333,7 @@ func TestTrainerValidate(t *testing.T) {
 		{Schedule: Constant{Rate: 1}, Optimizer: SGD{Momentum: 1}},
 		{Schedule: Constant{Rate: 1}, Optimizer: Adam{Beta1: 1}},
 		{Schedule: Constant{Rate: 1}, EarlyStop: &EarlyStop{}},
+		{Schedule: Constant{Rate: 1}, EarlyStop: &EarlyStop{Attack: scripted{}, Rollbacks: -1}},
 		{Schedule: Piecewise{Boundaries: []float64{1}, Rates: []float64{1}}},
 		{Schedule: Cyclic{Max: 1, Peak: 1}},
 		{Schedule: Constant{Rate: 1}, Epochs: -1},
@@ -412,5 +413,97 @@ func TestAdamMatchesPyTorch(t *testing.T) {
 		if math.Abs(w[i]-want[i]) > 1e-12 {
 			t.Errorf("w[%d] = %v, PyTorch %v", i, w[i], want[i])
 		}
+	}
+}
+
+// scripted is a validation "attack" whose strength follows a script: its
+// i-th call (one per epoch when the validation set is one batch) returns
+// black images, which the model mostly gets wrong, when breaks[i] is true,
+// and x itself otherwise. It lets a test cause a collapse on cue.
+type scripted struct {
+	breaks []bool
+	calls  *int
+}
+
+func (s scripted) Perturb(ctx context.Context, m robust.Classifier, x *tensor.Dense, y []int) (*tensor.Dense, error) {
+	i := *s.calls
+	*s.calls++
+	if i < len(s.breaks) && s.breaks[i] {
+		return tensor.New(tensor.WithShape(x.Shape().Clone()...), tensor.Of(tensor.Float32)), nil
+	}
+	return x, nil
+}
+
+// TestEarlyStopRollsBackOrStops causes collapses on cue: with a rollback
+// left, training rewinds to the best epoch, trains the rest again with fresh
+// randomness and reaches the end of its schedule; without one, it restores
+// the best epoch and stops.
+func TestEarlyStopRollsBackOrStops(t *testing.T) {
+	ds := subset(t, true, 600)
+	run := func(rollbacks int, breaks ...bool) (*History, []float64, [][]float32) {
+		calls := 0
+		var firstLoss []float64 // loss of the first batch of every epoch trained
+		tr := Trainer{
+			Epochs: 4, BatchSize: 100, Validation: 100, Schedule: Constant{Rate: 0.01}, Seed: 2,
+			EarlyStop: &EarlyStop{Attack: scripted{breaks: breaks, calls: &calls}, MaxDrop: 0.1, Rollbacks: rollbacks},
+			Progress: func(p Progress) {
+				if p.Batch == 0 {
+					firstLoss = append(firstLoss, p.Loss)
+				}
+			},
+		}
+		m := newModel(t, tinySpec())
+		h, err := tr.Fit(context.Background(), m, ds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h, firstLoss, weights(m)
+	}
+	epochs := func(h *History) []int {
+		var out []int
+		for _, e := range h.Epochs {
+			out = append(out, e.Epoch)
+		}
+		return out
+	}
+
+	// One collapse at epoch 2, one rollback: epoch 2 is trained twice.
+	h, first, _ := run(1, false, false, true)
+	if got := epochs(h); !reflect.DeepEqual(got, []int{0, 1, 2, 2, 3}) {
+		t.Fatalf("epochs trained %v, want [0 1 2 2 3]; history %+v", got, h)
+	}
+	if h.Rollbacks != 1 || h.EarlyStopped || !h.Epochs[2].Collapsed || h.Epochs[3].Collapsed {
+		t.Errorf("history %+v", h)
+	}
+	if h.Epochs[1].ValRobust-h.Epochs[2].ValRobust <= 0.1 {
+		t.Fatalf("the scripted collapse is not one: robust %v then %v", h.Epochs[1].ValRobust, h.Epochs[2].ValRobust)
+	}
+	// The retry starts from the same weights and optimizer state but must
+	// draw other batches and random starts.
+	if first[2] == first[3] {
+		t.Errorf("the retried epoch saw the same first batch (loss %v): randomness was not refreshed", first[2])
+	}
+
+	// The same collapse without rollbacks stops with the best epoch's weights.
+	h, _, w := run(0, false, false, true)
+	if got := epochs(h); !reflect.DeepEqual(got, []int{0, 1, 2}) || !h.EarlyStopped || h.Rollbacks != 0 {
+		t.Fatalf("epochs trained %v, history %+v", got, h)
+	}
+	// Training the best epoch's schedule alone gives the same weights.
+	ref := newModel(t, tinySpec())
+	calls := 0
+	tr := Trainer{Epochs: h.BestEpoch + 1, BatchSize: 100, Validation: 100, Schedule: Constant{Rate: 0.01}, Seed: 2,
+		EarlyStop: &EarlyStop{Attack: scripted{calls: &calls}, MaxDrop: 0.1}}
+	if _, err := tr.Fit(context.Background(), ref, ds); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(weights(ref), w) {
+		t.Errorf("early stop at a collapse did not restore epoch %d's weights", h.BestEpoch)
+	}
+
+	// A second collapse after the only rollback stops training.
+	h, _, _ = run(1, false, false, true, false, true)
+	if got := epochs(h); !reflect.DeepEqual(got, []int{0, 1, 2, 2, 3}) || !h.EarlyStopped || h.Rollbacks != 1 || !h.Epochs[4].Collapsed {
+		t.Errorf("epochs trained %v, history %+v", got, h)
 	}
 }

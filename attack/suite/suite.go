@@ -109,7 +109,11 @@ func Strong(eps ...float64) robust.Suite {
 }
 
 // PGDRestarts returns one attack, LInf PGD with the given steps, restarts
-// and step size (cross-entropy, random start), at the given epsilons.
+// and step size (cross-entropy, random start), at the given epsilons. Each
+// run freezes an example at its first adversarial iterate (StopOnSuccess,
+// the rule of Wong et al.'s evaluation code) and an example counts as
+// robust only if no restart breaks it, which is stricter than keeping the
+// restart of highest loss.
 func PGDRestarts(steps, restarts int, step float64, eps ...float64) robust.Suite {
 	name := fmt.Sprintf("PGD-%dx%d", steps, restarts)
 	return robust.Suite{
@@ -118,7 +122,7 @@ func PGDRestarts(steps, restarts int, step float64, eps ...float64) robust.Suite
 		Epsilons: eps,
 		Attacks: []robust.SuiteAttack{
 			{Name: name, New: func(e float64) robust.Attack {
-				return attack.PGD{Eps: e, Norm: attack.LInf, Steps: steps, Step: step, Restarts: restarts, Loss: robust.CrossEntropy}
+				return attack.PGD{Eps: e, Norm: attack.LInf, Steps: steps, Step: step, Restarts: restarts, Loss: robust.CrossEntropy, StopOnSuccess: true}
 			}},
 		},
 	}

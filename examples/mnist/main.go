@@ -51,6 +51,7 @@ type options struct {
 	trainSteps          int
 	importPath          string
 	cleanFraction       float64
+	rollbacks           int
 }
 
 func main() {
@@ -74,8 +75,9 @@ func main() {
 	flag.StringVar(&o.summary, "summary", "", "write the results as JSON to this file")
 	flag.StringVar(&o.load, "load", "", "skip training: evaluate the model in this file")
 	flag.StringVar(&o.importPath, "import", "", "skip training: evaluate a reference CNN from a plain safetensors state_dict (e.g. written by scripts/torch-fgsmrs.py)")
-	flag.BoolVar(&o.earlyStop, "early-stop", true, "fgsm-rs: after every epoch measure PGD-10 accuracy on -validation held-out training examples; on a fall of more than 0.2 (catastrophic overfitting) restore the best epoch and stop")
+	flag.BoolVar(&o.earlyStop, "early-stop", true, "fgsm-rs: after every epoch measure PGD-10 accuracy on -validation held-out training examples; on a fall of more than 0.2 (catastrophic overfitting) roll back (see -rollbacks) or restore the best epoch and stop")
 	flag.IntVar(&o.validation, "validation", 1000, "training examples held out for -early-stop")
+	flag.IntVar(&o.rollbacks, "rollbacks", 3, "fgsm-rs with -early-stop: collapses that rewind to the best epoch and train the rest again with fresh randomness, instead of stopping (0: stop at the first, as Wong et al.)")
 	flag.Float64Var(&o.cleanFraction, "clean-fraction", 0, "pgd-at and fgsm-rs: weight of the clean loss, (1-c)*CE(adv) + c*CE(clean)")
 	flag.IntVar(&o.trainSteps, "train-steps", 40, "attack steps during pgd-at and trades training (step 0.01 at 40 steps, else 2.5*eps/steps)")
 	flag.Parse()
@@ -151,7 +153,7 @@ func trainModel(ctx context.Context, o options, trainSet *data.Dataset) (*nn.Mod
 		tr.Attack = attack.FGSMRS{Eps: o.eps, Step: o.alpha}
 		if o.earlyStop {
 			tr.Validation = o.validation
-			tr.EarlyStop = &train.EarlyStop{Attack: attack.PGD{Eps: o.eps, Steps: 10}}
+			tr.EarlyStop = &train.EarlyStop{Attack: attack.PGD{Eps: o.eps, Steps: 10}, Rollbacks: o.rollbacks}
 		}
 	case "pgd-at":
 		tr.Method = train.PGDAT
@@ -186,7 +188,13 @@ func trainModel(ctx context.Context, o options, trainSet *data.Dataset) (*nn.Mod
 		if e.ValRobustMeasured {
 			fmt.Printf("  validation: clean %.4f, PGD-10 %.4f", e.ValAccuracy, e.ValRobust)
 		}
+		if e.Collapsed {
+			fmt.Printf("  collapsed: discarded")
+		}
 		fmt.Println()
+	}
+	if hist.Rollbacks > 0 {
+		fmt.Printf("rollbacks: %d (training rewound to the best epoch after a collapse)\n", hist.Rollbacks)
 	}
 	if hist.EarlyStopped {
 		fmt.Printf("early stop: PGD accuracy collapsed; restored the weights of epoch %d\n", hist.BestEpoch+1)
@@ -211,7 +219,9 @@ func evaluate(ctx context.Context, o options, m *nn.Model, testSet *data.Dataset
 	if o.evalN > 0 && o.evalN < len(all) {
 		evalIdx = all[:o.evalN]
 	}
-	pgd := attack.PGD{Eps: o.eps, Steps: o.pgdSteps, Step: o.pgdStep, Restarts: o.restarts, Seed: o.seed}
+	// Strict: an example is frozen at its first adversarial iterate within a
+	// run, and is robust only if no restart breaks it.
+	pgd := attack.PGD{Eps: o.eps, Steps: o.pgdSteps, Step: o.pgdStep, Restarts: o.restarts, Seed: o.seed, StopOnSuccess: true}
 	name := fmt.Sprintf("PGD-%d x %d restarts, Linf eps %.3g, step %.3g", o.pgdSteps, o.restarts, o.eps, o.pgdStep)
 	rob, err := robustAccuracy(ctx, m, testSet, evalIdx, pgd)
 	if err != nil {
