@@ -99,22 +99,36 @@ func (c Chain) Backward(ctx context.Context, x *tensor.Dense, b robust.Bounds, s
 	if err != nil {
 		return nil, err
 	}
-	return c.backward(ctx, xs, b, seed, grad)
+	return c.backward(ctx, xs, b, seed, grad, false)
 }
 
 // backward runs the backward pass given the stage inputs of forward.
-func (c Chain) backward(ctx context.Context, xs []*tensor.Dense, b robust.Bounds, seed uint64, grad *tensor.Dense) (*tensor.Dense, error) {
+// With identity, stages without an exact backward pass use the identity even
+// when they offer an approximation (BPDAIdentity).
+func (c Chain) backward(ctx context.Context, xs []*tensor.Dense, b robust.Bounds, seed uint64, grad *tensor.Dense, identity bool) (*tensor.Dense, error) {
 	if grad == nil || !grad.Shape().Eq(xs[0].Shape()) {
 		return nil, fmt.Errorf("defense: Chain.Backward: %w: the gradient must have the input's shape %v", robust.ErrShape, xs[0].Shape())
 	}
 	g := grad
 	for j := len(c) - 1; j >= 0; j-- {
-		d, ok := c[j].(DifferentiablePreprocessor)
-		if !ok {
-			continue // BPDA: the identity stands in for the stage's derivative
-		}
 		var err error
-		if g, err = d.Backward(ctx, xs[j], b, stageSeed(seed, j), g); err != nil {
+		sd := stageSeed(seed, j)
+		switch s := c[j].(type) {
+		case Chain:
+			var inner []*tensor.Dense
+			if inner, err = s.forward(ctx, xs[j], b, sd); err == nil {
+				g, err = s.backward(ctx, inner, b, sd, g, identity)
+			}
+		case DifferentiablePreprocessor:
+			g, err = s.Backward(ctx, xs[j], b, sd, g)
+		case ApproximatedPreprocessor:
+			if !identity {
+				g, err = s.ApproxBackward(ctx, xs[j], b, sd, g)
+			}
+		default:
+			// BPDA: the identity stands in for the stage's derivative.
+		}
+		if err != nil {
 			return nil, err
 		}
 	}

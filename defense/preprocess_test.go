@@ -310,7 +310,7 @@ func TestRandomResizePadAdjoint(t *testing.T) {
 
 // TestChainBackwardUsesStageInputs checks BPDA through a chain: each
 // differentiable stage's backward runs at its own input, the output of the
-// stages before it; the others pass the gradient through.
+// stages before it, and so does JPEG's approximate backward pass.
 func TestChainBackwardUsesStageInputs(t *testing.T) {
 	ctx := context.Background()
 	x, _ := mnistImages(t, 3)
@@ -327,7 +327,8 @@ func TestChainBackwardUsesStageInputs(t *testing.T) {
 	x1, _ := jpg.Apply(ctx, x, b, stageSeed(seed, 0))
 	x2, _ := rrp.Apply(ctx, x1, b, stageSeed(seed, 1))
 	g2, _ := rrp.Backward(ctx, x2, b, stageSeed(seed, 2), g)
-	want, _ := rrp.Backward(ctx, x1, b, stageSeed(seed, 1), g2)
+	g1, _ := rrp.Backward(ctx, x1, b, stageSeed(seed, 1), g2)
+	want, _ := jpg.ApproxBackward(ctx, x, b, stageSeed(seed, 0), g1)
 	if !equal32(data32(t, got), data32(t, want)) {
 		t.Fatal("Chain.Backward differs from the stage-by-stage backward pass")
 	}
@@ -336,8 +337,9 @@ func TestChainBackwardUsesStageInputs(t *testing.T) {
 	if equal32(data32(t, got), data32(t, wrong)) {
 		t.Fatal("test cannot tell stage inputs apart")
 	}
-	// A chain without differentiable stages passes the gradient through.
-	id, err := Chain{jpg, Median{}, BitDepth{Bits: 3}}.Backward(ctx, x, b, seed, g)
+	// A chain without differentiable or approximated stages passes the
+	// gradient through.
+	id, err := Chain{Median{}, BitDepth{Bits: 3}}.Backward(ctx, x, b, seed, g)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,8 +21,10 @@ const (
 	// BPDA, the default, is the honest gradient: the model's gradient at
 	// the preprocessed input, carried back through the preprocessing by
 	// each stage's exact backward pass where it has one
-	// (DifferentiablePreprocessor) and by the identity where it has none
-	// (Backward Pass Differentiable Approximation, Athalye, Carlini and
+	// (DifferentiablePreprocessor), by the backward pass of a
+	// differentiable approximation where it offers one
+	// (ApproximatedPreprocessor: JPEG), and by the identity where it has
+	// neither (Backward Pass Differentiable Approximation, Athalye, Carlini and
 	// Wagner, ICML 2018), averaged over EOTSamples draws of the randomness
 	// (Expectation over Transformation, Athalye et al., ICML 2018,
 	// https://arxiv.org/abs/1707.07397).
@@ -41,6 +43,10 @@ const (
 	// Losses are the undefended model's. It exists to demonstrate a naive
 	// evaluation; never report a defense's robustness from it.
 	Unprocessed
+	// BPDAIdentity is BPDA with the identity in place of every
+	// approximation (the simplest BPDA): weaker where an approximation
+	// exists, kept to measure what the approximation adds.
+	BPDAIdentity
 )
 
 func (g Gradient) String() string {
@@ -51,6 +57,8 @@ func (g Gradient) String() string {
 		return "shattered"
 	case Unprocessed:
 		return "unprocessed"
+	case BPDAIdentity:
+		return "bpda-identity"
 	}
 	return fmt.Sprintf("Gradient(%d)", int(g))
 }
@@ -139,7 +147,7 @@ func Protect(model robust.Classifier, opts *Options, ps ...Preprocessor) (*Prote
 	if o.PredictSamples == 0 {
 		o.PredictSamples = 1
 	}
-	if o.Gradient != BPDA && o.Gradient != Shattered && o.Gradient != Unprocessed {
+	if o.Gradient < BPDA || o.Gradient > BPDAIdentity {
 		return nil, configErr("Protect: unknown Gradient %d", int(o.Gradient))
 	}
 	c := Chain(append([]Preprocessor(nil), ps...))
@@ -242,7 +250,7 @@ func (p *Protected) LossGrad(ctx context.Context, x *tensor.Dense, obj robust.Ob
 		}
 		if p.opts.Gradient == Shattered && !p.chain.differentiable() {
 			g = tensor.New(tensor.WithShape(x.Shape().Clone()...), tensor.Of(tensor.Float32))
-		} else if g, err = p.chain.backward(ctx, xs, p.Bounds(), seed, g); err != nil {
+		} else if g, err = p.chain.backward(ctx, xs, p.Bounds(), seed, g, p.opts.Gradient == BPDAIdentity); err != nil {
 			return nil, nil, err
 		}
 		gd, err := robust.Float64s(g)

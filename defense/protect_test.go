@@ -65,8 +65,18 @@ func TestProtectDeterministic(t *testing.T) {
 	}
 	l, g := lossGrad(t, p, x, obj)
 	wl, wg := lossGrad(t, m, xt, obj)
-	if !equal32(l, wl) || !equal32(g, wg) {
-		t.Error("BPDA LossGrad differs from the model's at the preprocessed input")
+	// BPDA: BitDepth passes the gradient through, JPEG's approximation
+	// carries it back at JPEG's input, x.
+	bg, err := c[0].(JPEG).ApproxBackward(ctx, x, m.Bounds(), 0, tensor.New(tensor.WithShape(x.Shape()...), tensor.WithBacking(wg)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !equal32(l, wl) || !equal32(g, data32(t, bg)) {
+		t.Error("BPDA LossGrad differs from the model's at the preprocessed input carried back through JPEG's approximation")
+	}
+	il, ig := lossGrad(t, mustProtect(t, m, &Options{Gradient: BPDAIdentity}, c...), x, obj)
+	if !equal32(il, wl) || !equal32(ig, wg) {
+		t.Error("BPDAIdentity LossGrad differs from the model's at the preprocessed input")
 	}
 	sl, sg := lossGrad(t, mustProtect(t, m, &Options{Gradient: Shattered}, c...), x, obj)
 	if !equal32(sl, wl) {
@@ -110,7 +120,7 @@ func TestProtectEOT(t *testing.T) {
 			t.Fatal(err)
 		}
 		ls, gs := lossGrad(t, m, xs[len(xs)-1], obj)
-		back, err := c.backward(ctx, xs, m.Bounds(), sd, tensor.New(tensor.WithShape(x.Shape()...), tensor.WithBacking(gs)))
+		back, err := c.backward(ctx, xs, m.Bounds(), sd, tensor.New(tensor.WithShape(x.Shape()...), tensor.WithBacking(gs)), false)
 		if err != nil {
 			t.Fatal(err)
 		}
