@@ -60,6 +60,13 @@ func main() {
 	pgd := func(steps int) func(eps float64) robust.Attack {
 		return func(eps float64) robust.Attack { return attack.PGD{Eps: eps, Steps: steps, Seed: *seed} }
 	}
+	// pgdStop freezes each example at its first adversarial iterate; with
+	// restarts, an example is robust only if no restart breaks it.
+	pgdStop := func(steps, restarts int, step float64) func(eps float64) robust.Attack {
+		return func(eps float64) robust.Attack {
+			return attack.PGD{Eps: eps, Steps: steps, Step: step, Restarts: restarts, Seed: *seed, StopOnSuccess: true}
+		}
+	}
 	apgd := func(eps float64) robust.Attack { return attack.APGD{Eps: eps, Seed: *seed} }
 	fgsm := func(eps float64) robust.Attack { return attack.FGSM{Eps: eps} }
 	jpeg := defense.JPEG{Quality: *quality}
@@ -72,10 +79,15 @@ func main() {
 	}{
 		{"undefended model, PGD-40", m, pgd(40)},
 		{"undefended model, APGD-CE", m, apgd},
+		{"undefended model, PGD-100 x 10, step 0.01, stop on success", m, pgdStop(100, 10, 0.01)},
 		{jn + ", shattered gradient (autodiff: zero), PGD-40", protect(defense.Options{Gradient: defense.Shattered}, jpeg), pgd(40)},
 		{jn + ", undefended model's gradient at x, PGD-40", protect(defense.Options{Gradient: defense.Unprocessed}, jpeg), pgd(40)},
-		{jn + ", BPDA, PGD-40", protect(defense.Options{}, jpeg), pgd(40)},
-		{jn + ", BPDA, APGD-CE", protect(defense.Options{}, jpeg), apgd},
+		{jn + ", BPDA identity, PGD-40", protect(defense.Options{Gradient: defense.BPDAIdentity}, jpeg), pgd(40)},
+		{jn + ", BPDA identity, APGD-CE", protect(defense.Options{Gradient: defense.BPDAIdentity}, jpeg), apgd},
+		{jn + ", BPDA identity, PGD-100 x 10, step 0.01, stop on success", protect(defense.Options{Gradient: defense.BPDAIdentity}, jpeg), pgdStop(100, 10, 0.01)},
+		{jn + ", BPDA smooth JPEG, PGD-40", protect(defense.Options{}, jpeg), pgd(40)},
+		{jn + ", BPDA smooth JPEG, APGD-CE", protect(defense.Options{}, jpeg), apgd},
+		{jn + ", BPDA smooth JPEG, PGD-100 x 10, step 0.01, stop on success", protect(defense.Options{}, jpeg), pgdStop(100, 10, 0.01)},
 		{"RandomResizePad, undefended model's gradient at x, PGD-40", protect(defense.Options{Gradient: defense.Unprocessed}, rrp), pgd(40)},
 		{"RandomResizePad, BPDA + EOT 1, FGSM", protect(defense.Options{EOTSamples: 1}, rrp), fgsm},
 		{"RandomResizePad, BPDA + EOT 10, FGSM", protect(defense.Options{EOTSamples: 10}, rrp), fgsm},
