@@ -71,6 +71,7 @@ func (r apgdRunner) run(ctx context.Context, m robust.Differentiable, p *problem
 	checkpoints := apgdCheckpoints(r.steps)
 	last, next := 0, 0
 	dir, z := make([]float32, d), make([]float32, d)
+	boxLo, boxHi := b.limits(p.x)
 	for it := 1; it <= r.steps; it++ {
 		if err := ctx.Err(); err != nil {
 			return nil, nil, nil, stopped(r.name, "iteration", it, err)
@@ -87,11 +88,15 @@ func (r apgdRunner) run(ctx context.Context, m robust.Differentiable, p *problem
 			for j, v := range xi {
 				z[j] = v + step*dir[j]
 			}
-			b.project(x0, z, d)
+			var bl, bh []float32
+			if boxLo != nil {
+				bl, bh = boxLo[lo:hi], boxHi[lo:hi]
+			}
+			b.projectLimits(x0, z, bl, bh, d)
 			for j, v := range xi {
 				xn[j] = v + alpha*(z[j]-v) + (1-alpha)*(v-xp[j])
 			}
-			b.project(x0, xn, d)
+			b.projectLimits(x0, xn, bl, bh, d)
 		}
 		xPrev, xk, xNext = xk, xNext, xPrev
 		fk, ok, err = r.evaluate(ctx, m, p, xk, obj, gk, it)

@@ -221,3 +221,34 @@ func TestUniformBall(t *testing.T) {
 		}
 	}
 }
+
+// TestProjectionsExactAndEqual checks that every LInf projection used inside
+// attack loops leaves values whose float64 distance to x0 is at most eps
+// (not only finalize's), and that the precomputed-limits projection gives
+// exactly what project gives, NaN included.
+func TestProjectionsExactAndEqual(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	const n, d = 40, 29
+	for _, eps := range []float64{0.1, 0.3, 1.0 / 3, 8.0 / 255, 25.5 / 255, 1e-4} {
+		b := ball{norm: LInf, eps: eps, bounds: robust.UnitBounds}
+		x0 := make([]float32, n*d)
+		v := make([]float32, n*d)
+		for j := range x0 {
+			x0[j] = float32(rng.IntN(256)) / 255
+			v[j] = x0[j] + float32(rng.NormFloat64())
+		}
+		v[5] = float32(math.NaN())
+		a, c := slices.Clone(v), slices.Clone(v)
+		b.project(x0, a, d)
+		lo, hi := b.limits(x0)
+		b.projectLimits(x0, c, lo, hi, d)
+		if !slices.Equal(a, c) {
+			t.Fatalf("eps %v: projectLimits differs from project", eps)
+		}
+		for j, o := range a {
+			if math.Abs(float64(o)-float64(x0[j])) > eps || !(o >= 0 && o <= 1) {
+				t.Fatalf("eps %v: value %d = %v is outside the ball around %v or the bounds", eps, j, o, x0[j])
+			}
+		}
+	}
+}

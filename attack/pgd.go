@@ -198,6 +198,7 @@ func (a PGD) run(ctx context.Context, m robust.Differentiable, p *problem, obj r
 	}
 	step := float32(a.step())
 	dir := make([]float32, p.d)
+	lo, hi := b.limits(p.x)
 	for s := 1; s <= a.steps(); s++ {
 		if err := ctx.Err(); err != nil {
 			return nil, stopped(name, "step", s, err)
@@ -221,7 +222,7 @@ func (a PGD) run(ctx context.Context, m robust.Differentiable, p *problem, obj r
 				adv[i*p.d+j] += step * v
 			}
 		}
-		b.project(p.x, adv, p.d)
+		b.projectLimits(p.x, adv, lo, hi, p.d)
 	}
 	return adv, nil
 }

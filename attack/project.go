@@ -60,6 +60,46 @@ func (b ball) project(x0, v []float32, d int) {
 	}
 }
 
+// limits returns, for the LInf ball, every coordinate's feasible interval
+// [lo, hi] (the ball around x0 intersected with the bounds) as float32
+// values exactly inside, so that an iterate loop can project with clamp
+// alone; for L2 it returns nil, nil.
+func (b ball) limits(x0 []float32) (lo, hi []float32) {
+	if b.norm != LInf {
+		return nil, nil
+	}
+	lo, hi = make([]float32, len(x0)), make([]float32, len(x0))
+	bl, bh := float64(b.bounds.Min), float64(b.bounds.Max)
+	for j, xv := range x0 {
+		l := float32(math.Max(float64(xv)-b.eps, bl))
+		for math.Abs(float64(l)-float64(xv)) > b.eps {
+			l = math.Nextafter32(l, xv)
+		}
+		h := float32(math.Min(float64(xv)+b.eps, bh))
+		for math.Abs(float64(h)-float64(xv)) > b.eps {
+			h = math.Nextafter32(h, xv)
+		}
+		lo[j], hi[j] = l, h
+	}
+	return lo, hi
+}
+
+// projectLimits projects v onto the LInf box [lo, hi] of limits, in place;
+// a NaN coordinate goes back to x0's value. All slices have equal length.
+// With nil limits (L2) it calls project.
+func (b ball) projectLimits(x0, v, lo, hi []float32, d int) {
+	if lo == nil {
+		b.project(x0, v, d)
+		return
+	}
+	for j, f := range v {
+		if f != f {
+			f = x0[j]
+		}
+		v[j] = min(max(f, lo[j]), hi[j])
+	}
+}
+
 // finalize is the step every attack's output goes through, whatever its inner
 // loop did: it returns a fresh copy of v projected onto the ball and the
 // bounds, with the float32 rounding checked, so that the distance computed in
