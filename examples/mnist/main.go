@@ -57,6 +57,7 @@ type options struct {
 	importPath          string
 	cleanFraction       float64
 	rollbacks           int
+	initPath            string
 }
 
 func main() {
@@ -79,6 +80,7 @@ func main() {
 	flag.IntVar(&o.workers, "workers", 0, "replicas a batch is split across (0: GOMAXPROCS)")
 	flag.StringVar(&o.summary, "summary", "", "write the results as JSON to this file")
 	flag.StringVar(&o.load, "load", "", "skip training: evaluate the model in this file")
+	flag.StringVar(&o.initPath, "init", "", "train starting from the weights of a reference CNN in a plain safetensors state_dict (e.g. PyTorch's initialisation) instead of drawing them from -seed")
 	flag.StringVar(&o.importPath, "import", "", "skip training: evaluate a reference CNN from a plain safetensors state_dict (e.g. written by scripts/torch-fgsmrs.py)")
 	flag.BoolVar(&o.earlyStop, "early-stop", true, "fgsm-rs: after every epoch measure PGD-10 accuracy on -validation held-out training examples; on a fall of more than 0.2 (catastrophic overfitting) roll back (see -rollbacks) or restore the best epoch and stop")
 	flag.IntVar(&o.validation, "validation", 1000, "training examples held out for -early-stop")
@@ -124,13 +126,7 @@ func run(ctx context.Context, o options) error {
 		}
 		fmt.Printf("loaded %s\n", o.load)
 	case o.importPath != "":
-		f, err := os.Open(o.importPath)
-		if err != nil {
-			return err
-		}
-		m, err = nn.Import(nn.ReferenceCNN(), f, &nn.ImportOptions{Workers: o.workers})
-		f.Close()
-		if err != nil {
+		if m, err = importFile(o.importPath, o.workers); err != nil {
 			return err
 		}
 		fmt.Printf("imported %s\n", o.importPath)
@@ -142,8 +138,22 @@ func run(ctx context.Context, o options) error {
 	return evaluate(ctx, o, m, testSet, hist, trainTime)
 }
 
+// importFile reads a reference CNN from a plain safetensors state_dict.
+func importFile(path string, workers int) (*nn.Model, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return nn.Import(nn.ReferenceCNN(), f, &nn.ImportOptions{Workers: workers})
+}
+
 func trainModel(ctx context.Context, o options, trainSet *data.Dataset) (*nn.Model, *train.History, time.Duration, error) {
 	m, err := nn.New(nn.ReferenceCNN(), &nn.Options{Seed: o.seed, Workers: o.workers})
+	if o.initPath != "" {
+		m, err = importFile(o.initPath, o.workers)
+		fmt.Printf("starting from the weights in %s\n", o.initPath)
+	}
 	if err != nil {
 		return nil, nil, 0, err
 	}
