@@ -150,8 +150,9 @@ func jpegLumaTable(quality int) [64]float64 {
 	return t
 }
 
-// dctBasis[k][n] is the orthonormal DCT-II basis of size 8.
-var dctBasis = func() (c [8][8]float64) {
+// dctBasis[k][n] is the orthonormal DCT-II basis of size 8, and
+// dctBasisT its transpose (the inverse transform's basis).
+var dctBasis, dctBasisT = func() (c, ct [8][8]float64) {
 	for k := 0; k < 8; k++ {
 		a := 0.5
 		if k == 0 {
@@ -159,19 +160,26 @@ var dctBasis = func() (c [8][8]float64) {
 		}
 		for n := 0; n < 8; n++ {
 			c[k][n] = a * math.Cos(float64((2*n+1)*k)*math.Pi/16)
+			ct[n][k] = c[k][n]
 		}
 	}
-	return c
+	return c, ct
 }()
 
 // dct8x8 computes f = C b C^T for one row-major 8 x 8 block.
-func dct8x8(b, f *[64]float64) {
+func dct8x8(b, f *[64]float64) { sandwich8x8(&dctBasis, b, f) }
+
+// idct8x8 computes b = C^T f C, the inverse of dct8x8.
+func idct8x8(f, b *[64]float64) { sandwich8x8(&dctBasisT, f, b) }
+
+// sandwich8x8 computes out = m in m^T for row-major 8 x 8 blocks.
+func sandwich8x8(m *[8][8]float64, in, out *[64]float64) {
 	var t [64]float64
 	for k := 0; k < 8; k++ {
 		for j := 0; j < 8; j++ {
 			s := 0.0
 			for n := 0; n < 8; n++ {
-				s += dctBasis[k][n] * b[n*8+j]
+				s += m[k][n] * in[n*8+j]
 			}
 			t[k*8+j] = s
 		}
@@ -180,32 +188,9 @@ func dct8x8(b, f *[64]float64) {
 		for l := 0; l < 8; l++ {
 			s := 0.0
 			for j := 0; j < 8; j++ {
-				s += t[k*8+j] * dctBasis[l][j]
+				s += t[k*8+j] * m[l][j]
 			}
-			f[k*8+l] = s
-		}
-	}
-}
-
-// idct8x8 computes b = C^T f C, the inverse of dct8x8.
-func idct8x8(f, b *[64]float64) {
-	var t [64]float64
-	for n := 0; n < 8; n++ {
-		for l := 0; l < 8; l++ {
-			s := 0.0
-			for k := 0; k < 8; k++ {
-				s += dctBasis[k][n] * f[k*8+l]
-			}
-			t[n*8+l] = s
-		}
-	}
-	for n := 0; n < 8; n++ {
-		for m := 0; m < 8; m++ {
-			s := 0.0
-			for l := 0; l < 8; l++ {
-				s += t[n*8+l] * dctBasis[l][m]
-			}
-			b[n*8+m] = s
+			out[k*8+l] = s
 		}
 	}
 }

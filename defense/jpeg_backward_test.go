@@ -1,8 +1,10 @@
 package defense
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"image/jpeg"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -10,10 +12,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/gorobust/gorobust/attack"
-	"github.com/gorobust/gorobust/internal/mnistmodels"
 	"github.com/gorobust/gorobust/robust"
-	"github.com/gorobust/gorobust/robust/data/mnist"
-	"github.com/gorobust/gorobust/train"
 )
 
 // softJPEG is the smooth JPEG whose backward pass ApproxBackward is, on
@@ -125,31 +124,54 @@ func TestJPEGBPDAApproximationIsStronger(t *testing.T) {
 	if testing.Short() {
 		t.Skip("attacks the MNIST model")
 	}
-	ctx := context.Background()
-	m, err := mnistmodels.Standard()
-	if err != nil {
-		t.Fatal(err)
-	}
-	test, err := mnist.Test()
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx := make([]int, 100)
-	for i := range idx {
-		idx[i] = i
-	}
+	m := standardModel(t)
+	x, y := mnistImages(t, 100)
 	atk := attack.PGD{Eps: 0.1, Steps: 40, Seed: 1, StopOnSuccess: true}
 	rob := map[Gradient]float64{}
 	for _, gr := range []Gradient{BPDA, BPDAIdentity} {
 		p := mustProtect(t, m, &Options{Gradient: gr}, JPEG{Quality: 20})
-		_, r, err := train.Accuracy(ctx, p, test, idx, atk, 100)
+		adv, err := atk.Perturb(context.Background(), p, x, y)
 		if err != nil {
 			t.Fatal(err)
 		}
-		rob[gr] = r
+		rob[gr] = accuracy(t, p, adv, y)
 	}
-	t.Logf("JPEG q=20, PGD-40 at eps 0.1: robust %.2f with the approximation, %.2f with the identity", rob[BPDA], rob[BPDAIdentity])
+	t.Logf("JPEG q=20, PGD-40 at eps 0.1: accuracy %.2f with the approximation, %.2f with the identity", rob[BPDA], rob[BPDAIdentity])
 	if rob[BPDA] > rob[BPDAIdentity]-0.1 {
-		t.Errorf("robust accuracy %.2f with the approximation, %.2f with the identity: want at least 10 points lower", rob[BPDA], rob[BPDAIdentity])
+		t.Errorf("accuracy %.2f with the approximation, %.2f with the identity: want at least 10 points lower", rob[BPDA], rob[BPDAIdentity])
+	}
+}
+
+// TestJPEGLumaTableMatchesImageJPEG checks the quantisation table the
+// backward pass divides by against the one image/jpeg writes, at every
+// quality (the file stores it in zig-zag order).
+func TestJPEGLumaTableMatchesImageJPEG(t *testing.T) {
+	// zigzag[k] is the natural (row-major) index of zig-zag position k.
+	var zigzag [64]int
+	k := 0
+	for sum := 0; sum < 15; sum++ {
+		for i := 0; i <= sum; i++ {
+			r := i
+			if sum%2 == 0 {
+				r = sum - i
+			}
+			if c := sum - r; r < 8 && c < 8 {
+				zigzag[k] = r*8 + c
+				k++
+			}
+		}
+	}
+	img := toImage(make([]float32, 64), 1, 8, 8, robust.UnitBounds)
+	for q := 1; q <= 100; q++ {
+		var buf bytes.Buffer
+		if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: q}); err != nil {
+			t.Fatal(err)
+		}
+		file, ours := dqt(t, buf.Bytes())[0], jpegLumaTable(q)
+		for k, v := range file {
+			if ours[zigzag[k]] != float64(v) {
+				t.Fatalf("quality %d, zig-zag position %d: table %v, image/jpeg writes %d", q, k, ours[zigzag[k]], v)
+			}
+		}
 	}
 }

@@ -74,9 +74,7 @@ type state struct {
 	BestRobust        float64
 	HaveBest          bool
 	Best              [][]float64 // weights of the best epoch, early stopping only
-	BestOpt           *optState   // optimizer state of the best epoch
-	BestStep          int         // Step at the end of the best epoch
-	Rollbacks         int         // collapses rewound so far
+	BestOpt           *optState   // optimizer state of the best epoch (its Step is that epoch's Step)
 	EpochSecondsSoFar float64
 }
 
@@ -154,10 +152,10 @@ type run struct {
 // Seed, re-derived after every rollback so that the epochs trained again
 // draw fresh shuffles, random starts and dropout masks.
 func (r *run) seed() uint64 {
-	if r.st.Rollbacks == 0 {
-		return r.cfg.Seed
+	if n := r.st.History.Rollbacks; n > 0 {
+		return mix(r.cfg.Seed, streamRollback, uint64(n))
 	}
-	return mix(r.cfg.Seed, streamRollback, uint64(r.st.Rollbacks))
+	return r.cfg.Seed
 }
 
 // mix derives independent seeds from the trainer's seed (SplitMix64).
@@ -436,17 +434,17 @@ func (r *run) endEpoch(ctx context.Context, d time.Duration, lr float64) (bool, 
 			case !st.HaveBest || rob >= st.BestRobust:
 				st.HaveBest, st.BestRobust, st.History.BestEpoch = true, rob, st.Epoch
 				st.Best = toFloat64s(r.m.Params())
-				st.BestOpt, st.BestStep = st.Opt.clone(), st.Step
+				st.BestOpt = st.Opt.clone()
 			case rob < st.BestRobust-c.EarlyStop.MaxDrop:
 				if err := restore(r.m, st.Best); err != nil {
 					return false, err
 				}
 				es.Collapsed = true
-				if st.Rollbacks < c.EarlyStop.Rollbacks {
+				if st.History.Rollbacks < c.EarlyStop.Rollbacks {
 					// Rewind: the loop goes on with the epoch after the best.
-					st.Rollbacks++
 					st.History.Rollbacks++
-					st.Opt, st.Step = st.BestOpt.clone(), st.BestStep
+					st.Opt = st.BestOpt.clone()
+					st.Step = st.Opt.Step
 					st.Epoch = st.History.BestEpoch
 				} else {
 					st.History.EarlyStopped = true
