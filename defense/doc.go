@@ -20,7 +20,7 @@
 // and GaussianNoise.Sigma have none.
 //
 //	preprocessor     paper                             randomized  gradient in Protect   28x28 image
-//	JPEG{Quality}    Dziugaite et al. 2016; Das 2017   no          BPDA (identity)       0.3 ms
+//	JPEG{Quality}    Dziugaite et al. 2016; Das 2017   no          BPDA (smooth JPEG)    0.3 ms
 //	RandomResizePad  Xie et al., ICLR 2018             yes         exact (affine map)    0.17 ms
 //	BitDepth{Bits}   Xu, Evans and Qi, NDSS 2018       no          BPDA (identity)       25 us
 //	Median{Size}     Xu, Evans and Qi, NDSS 2018       no          BPDA (identity)       50 us (2x2)
@@ -39,9 +39,11 @@
 // https://arxiv.org/abs/1802.00420). Protected.LossGrad therefore returns,
 // by default, the model's gradient at the preprocessed input carried back
 // through every stage: by the stage's exact backward pass when it has one
-// (DifferentiablePreprocessor: RandomResizePad), and by the identity when
-// it has none (BPDA); in a chain, each stage's backward pass runs at that
-// stage's own input. For randomized preprocessing the loss and gradient are
+// (DifferentiablePreprocessor: RandomResizePad), by the backward pass of a
+// differentiable approximation when it offers one (ApproximatedPreprocessor:
+// JPEG, grey and colour), and by the identity when it has neither (BPDA);
+// in a chain, each stage's backward pass runs at that stage's own input.
+// For randomized preprocessing the loss and gradient are
 // averaged over Options.EOTSamples draws (EOT; default 10). Two naive
 // gradients are available only to demonstrate what they hide: Shattered
 // (what automatic differentiation reports: zero through JPEG's and

@@ -58,7 +58,7 @@ type JPEG struct {
 	Quality int
 	// BackwardFloor is the floor, in (0, 1], of the soft-rounding
 	// derivative in the BPDA backward pass (see ApproxBackward); 1 makes
-	// the pass the identity. If 0, DefaultJPEGBackwardFloor is used. It
+	// a grey pass the identity. If 0, DefaultJPEGBackwardFloor is used. It
 	// changes only how the defense is attacked, never its output.
 	BackwardFloor float64
 }

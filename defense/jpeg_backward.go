@@ -38,19 +38,30 @@ func (p JPEG) backwardFloor() float64 {
 	return p.BackwardFloor
 }
 
-// ApproxBackward implements ApproximatedPreprocessor for greyscale images
-// with the backward pass of a smooth JPEG: per 8 x 8 block (the image
-// padded by edge replication, as image/jpeg's encoder pads), DCT, division
-// by the quantisation table, soft rounding r(z) = round(z) + (z-round(z))^3
-// (Shin and Song, "JPEG-resistant Adversarial Images", 2017), and the
-// inverse. Its derivative 3(z-round(z))^2 is floored at BackwardFloor, so
+// ApproxBackward implements ApproximatedPreprocessor with the backward pass
+// of a smooth JPEG that follows image/jpeg's pipeline step by step, with
+// the rounding of each quantised DCT coefficient replaced by the soft
+// rounding r(z) = round(z) + (z-round(z))^3 of Shin and Song ("JPEG-resistant
+// Adversarial Images", 2017):
+//
+//   - grey images: per 8 x 8 block (the image padded by edge replication,
+//     as the encoder pads), DCT, division by the luminance table, r, and the
+//     inverse;
+//   - colour images: RGB to YCbCr (JFIF), the luminance as above; each
+//     chroma plane averaged over 2 x 2 pixels (4:2:0, padded to whole
+//     16 x 16 macroblocks), then per 8 x 8 block DCT, division by the
+//     chrominance table, r and the inverse, and upsampled by repetition as
+//     the decoder does; then back to RGB.
+//
+// The derivative of r, 3(z-round(z))^2, is floored at BackwardFloor, so
 // that coefficients sitting on a quantisation level (all of a blank
 // block's) still pass some gradient. The pass weights each DCT coefficient
 // of the gradient by how close the coefficient of x is to a rounding
 // boundary, which sends an attack's budget to the coefficients that
 // quantisation will not erase; the identity spreads it over all of them.
 // The 8-bit roundings and the final clipping pass the gradient unchanged.
-// Colour images (three channels, with chroma subsampling) use the identity.
+// With BackwardFloor 1 a grey pass is the identity, and a colour pass is
+// the linear part of the pipeline (its chroma is blurred as JPEG blurs it).
 func (p JPEG) ApproxBackward(ctx context.Context, x *tensor.Dense, b robust.Bounds, _ uint64, grad *tensor.Dense) (*tensor.Dense, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
@@ -58,6 +69,9 @@ func (p JPEG) ApproxBackward(ctx context.Context, x *tensor.Dense, b robust.Boun
 	n, c, h, w, d, err := checkInput("JPEG", x, b)
 	if err != nil {
 		return nil, err
+	}
+	if c != 1 && c != 3 {
+		return nil, fmt.Errorf("defense: JPEG.ApproxBackward: %w: %d channels, want 1 (grey) or 3 (RGB)", robust.ErrShape, c)
 	}
 	if grad == nil || !grad.Shape().Eq(x.Shape()) {
 		return nil, fmt.Errorf("defense: JPEG.ApproxBackward: %w: the gradient must have the input's shape %v", robust.ErrShape, x.Shape())
@@ -67,60 +81,160 @@ func (p JPEG) ApproxBackward(ctx context.Context, x *tensor.Dense, b robust.Boun
 		return nil, fmt.Errorf("defense: JPEG.ApproxBackward: %w", err)
 	}
 	out := make([]float32, len(gs))
-	if c != 1 {
-		for i, v := range gs {
-			out[i] = float32(v)
-		}
-		return newLike(x, out), nil
-	}
-	q := jpegLumaTable(p.quality())
-	floor := p.backwardFloor()
-	size := h * w
-	bw, bh := (w+7)/8, (h+7)/8
-	var blk, coef, gblk, gcoef [64]float64
+	s := smoothJPEG{h: h, w: w, luma: jpegTable(&jpegLumaBase, p.quality()), chroma: jpegTable(&jpegChromaBase, p.quality()), floor: p.backwardFloor()}
+	size := c * h * w
 	for i := 0; i < n; i++ {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("defense: JPEG.ApproxBackward: stopped at image %d of %d: %w", i+1, n, err)
 		}
 		xi, gi, oi := d[i*size:(i+1)*size], gs[i*size:(i+1)*size], out[i*size:(i+1)*size]
-		acc := make([]float64, size)
-		for by := 0; by < bh; by++ {
-			for bx := 0; bx < bw; bx++ {
-				for r := 0; r < 8; r++ {
-					for s := 0; s < 8; s++ {
-						yy, xx := by*8+r, bx*8+s
-						cy, cx := min(yy, h-1), min(xx, w-1)
-						blk[r*8+s] = float64(toLevel(xi[cy*w+cx], b)) - 128
-						// The output is cropped: padding gets no gradient.
-						gblk[r*8+s] = 0
-						if yy < h && xx < w {
-							gblk[r*8+s] = gi[yy*w+xx]
-						}
-					}
-				}
-				dct8x8(&blk, &coef)
-				// The block maps B to C^T Q r(C B C^T / Q) C, so its VJP is
-				// C^T (r'(z) .* (C G C^T)) C with z the quantised coefficients.
-				dct8x8(&gblk, &gcoef)
-				for k := range gcoef {
-					z := coef[k] / q[k]
-					e := z - math.Round(z)
-					gcoef[k] *= math.Max(3*e*e, floor)
-				}
-				idct8x8(&gcoef, &gblk)
-				for r := 0; r < 8; r++ {
-					for s := 0; s < 8; s++ {
-						cy, cx := min(by*8+r, h-1), min(bx*8+s, w-1)
-						acc[cy*w+cx] += gblk[r*8+s]
-					}
-				}
-			}
+		levels := make([]float64, size)
+		for j, v := range xi {
+			levels[j] = float64(toLevel(v, b))
+		}
+		var acc []float64
+		if c == 1 {
+			acc = s.grey(levels, gi)
+		} else {
+			acc = s.colour(levels, gi)
 		}
 		for j, v := range acc {
 			oi[j] = float32(v)
 		}
 	}
 	return newLike(x, out), nil
+}
+
+// smoothJPEG computes vector-Jacobian products of the smooth JPEG of one
+// h x w image, on grey levels (0 to 255).
+type smoothJPEG struct {
+	h, w         int
+	luma, chroma [64]float64
+	floor        float64
+}
+
+// grey returns g^T J for one grey image.
+func (s smoothJPEG) grey(levels, g []float64) []float64 {
+	return s.plane(levels, g, s.h, s.w, &s.luma, -128)
+}
+
+// plane returns g^T J for one plane of ph x pw values v (shifted by shift
+// before the DCT), split into 8 x 8 blocks quantised by q; the plane is
+// padded by edge replication and its padding gets no gradient.
+func (s smoothJPEG) plane(v, g []float64, ph, pw int, q *[64]float64, shift float64) []float64 {
+	acc := make([]float64, ph*pw)
+	var blk, gblk [64]float64
+	for by := 0; by < (ph+7)/8; by++ {
+		for bx := 0; bx < (pw+7)/8; bx++ {
+			for r := 0; r < 8; r++ {
+				for c := 0; c < 8; c++ {
+					yy, xx := by*8+r, bx*8+c
+					blk[r*8+c] = v[min(yy, ph-1)*pw+min(xx, pw-1)] + shift
+					gblk[r*8+c] = 0
+					if yy < ph && xx < pw {
+						gblk[r*8+c] = g[yy*pw+xx]
+					}
+				}
+			}
+			s.block(&blk, &gblk, q)
+			for r := 0; r < 8; r++ {
+				for c := 0; c < 8; c++ {
+					acc[min(by*8+r, ph-1)*pw+min(bx*8+c, pw-1)] += gblk[r*8+c]
+				}
+			}
+		}
+	}
+	return acc
+}
+
+// block replaces g by its VJP through one block B -> C^T Q r(C B C^T / Q) C:
+// C^T (r'(z) .* (C G C^T)) C, with z the quantised coefficients of blk.
+func (s smoothJPEG) block(blk, g *[64]float64, q *[64]float64) {
+	var coef, gcoef [64]float64
+	dct8x8(blk, &coef)
+	dct8x8(g, &gcoef)
+	for k := range gcoef {
+		z := coef[k] / q[k]
+		e := z - math.Round(z)
+		gcoef[k] *= math.Max(3*e*e, s.floor)
+	}
+	idct8x8(&gcoef, g)
+}
+
+// JFIF's colour transforms: the encoder's RGB to YCbCr (rows Y, Cb, Cr;
+// Cb and Cr centred on 0) and the decoder's YCbCr to RGB (libjpeg's
+// constants, as ycbcrToRGB uses).
+var (
+	rgbToYCbCr = [3][3]float64{
+		{0.299, 0.587, 0.114},
+		{-0.168736, -0.331264, 0.5},
+		{0.5, -0.418688, -0.081312},
+	}
+	ycbcrToRGBMatrix = [3][3]float64{
+		{1, 0, 1.402},
+		{1, -0.34414, -0.71414},
+		{1, 1.772, 0},
+	}
+)
+
+// colour returns g^T J for one planar RGB image.
+func (s smoothJPEG) colour(levels, g []float64) []float64 {
+	h, w := s.h, s.w
+	n := h * w
+	// Forward: the YCbCr planes of the input.
+	var ycc, gycc [3][]float64
+	for k := range ycc {
+		ycc[k], gycc[k] = make([]float64, n), make([]float64, n)
+		for j := 0; j < n; j++ {
+			for ch := 0; ch < 3; ch++ {
+				ycc[k][j] += rgbToYCbCr[k][ch] * levels[ch*n+j]
+				// Backward through the decoder's YCbCr to RGB.
+				gycc[k][j] += ycbcrToRGBMatrix[ch][k] * g[ch*n+j]
+			}
+		}
+	}
+	var acc [3][]float64
+	acc[0] = s.plane(ycc[0], gycc[0], h, w, &s.luma, -128)
+	// Chroma at half resolution, in whole 8 x 8 blocks (the encoder's 16 x
+	// 16 macroblocks): each sample averages 2 x 2 pixels of the
+	// edge-padded image, and the decoder repeats it over those pixels.
+	lh, lw := 8*((h+15)/16), 8*((w+15)/16)
+	for k := 1; k < 3; k++ {
+		low, glow := make([]float64, lh*lw), make([]float64, lh*lw)
+		for v := 0; v < lh; v++ {
+			for u := 0; u < lw; u++ {
+				for a := 0; a < 2; a++ {
+					for c := 0; c < 2; c++ {
+						yy, xx := 2*v+a, 2*u+c
+						low[v*lw+u] += ycc[k][min(yy, h-1)*w+min(xx, w-1)] / 4
+						if yy < h && xx < w {
+							glow[v*lw+u] += gycc[k][yy*w+xx]
+						}
+					}
+				}
+			}
+		}
+		glow = s.plane(low, glow, lh, lw, &s.chroma, 0)
+		acc[k] = make([]float64, n)
+		for v := 0; v < lh; v++ {
+			for u := 0; u < lw; u++ {
+				for a := 0; a < 2; a++ {
+					for c := 0; c < 2; c++ {
+						acc[k][min(2*v+a, h-1)*w+min(2*u+c, w-1)] += glow[v*lw+u] / 4
+					}
+				}
+			}
+		}
+	}
+	out := make([]float64, 3*n)
+	for ch := 0; ch < 3; ch++ {
+		for j := 0; j < n; j++ {
+			for k := 0; k < 3; k++ {
+				out[ch*n+j] += rgbToYCbCr[k][ch] * acc[k][j]
+			}
+		}
+	}
+	return out
 }
 
 // jpegLumaBase is the luminance quantisation table of the JPEG standard
@@ -136,15 +250,28 @@ var jpegLumaBase = [64]int{
 	72, 92, 95, 98, 112, 100, 103, 99,
 }
 
-// jpegLumaTable scales the standard table to a quality as libjpeg and
-// image/jpeg do, clamped to baseline's [1, 255].
-func jpegLumaTable(quality int) [64]float64 {
+// jpegChromaBase is the chrominance quantisation table of the JPEG standard
+// (ITU-T T.81, Annex K, Table K.2) in natural order.
+var jpegChromaBase = [64]int{
+	17, 18, 24, 47, 99, 99, 99, 99,
+	18, 21, 26, 66, 99, 99, 99, 99,
+	24, 26, 56, 99, 99, 99, 99, 99,
+	47, 66, 99, 99, 99, 99, 99, 99,
+	99, 99, 99, 99, 99, 99, 99, 99,
+	99, 99, 99, 99, 99, 99, 99, 99,
+	99, 99, 99, 99, 99, 99, 99, 99,
+	99, 99, 99, 99, 99, 99, 99, 99,
+}
+
+// jpegTable scales a standard table to a quality as libjpeg and image/jpeg
+// do, clamped to baseline's [1, 255].
+func jpegTable(base *[64]int, quality int) [64]float64 {
 	scale := 200 - 2*quality
 	if quality < 50 {
 		scale = 5000 / quality
 	}
 	var t [64]float64
-	for k, v := range jpegLumaBase {
+	for k, v := range base {
 		t[k] = float64(min(max((v*scale+50)/100, 1), 255))
 	}
 	return t

@@ -18,14 +18,19 @@ import (
 // softJPEG is the smooth JPEG whose backward pass ApproxBackward is, on
 // continuous grey levels (h x w, edge-padded to whole blocks, unclipped).
 func softJPEG(levels []float64, h, w, quality int) []float64 {
-	q := jpegLumaTable(quality)
+	return softPlane(levels, h, w, jpegTable(&jpegLumaBase, quality), 128)
+}
+
+// softPlane is softJPEG on one plane of values shifted by shift around 0,
+// quantised by q.
+func softPlane(levels []float64, h, w int, q [64]float64, shift float64) []float64 {
 	out := make([]float64, len(levels))
 	var blk, coef [64]float64
 	for by := 0; by < (h+7)/8; by++ {
 		for bx := 0; bx < (w+7)/8; bx++ {
 			for r := 0; r < 8; r++ {
 				for s := 0; s < 8; s++ {
-					blk[r*8+s] = levels[min(by*8+r, h-1)*w+min(bx*8+s, w-1)] - 128
+					blk[r*8+s] = levels[min(by*8+r, h-1)*w+min(bx*8+s, w-1)] - shift
 				}
 			}
 			dct8x8(&blk, &coef)
@@ -38,10 +43,52 @@ func softJPEG(levels []float64, h, w, quality int) []float64 {
 			for r := 0; r < 8; r++ {
 				for s := 0; s < 8; s++ {
 					if yy, xx := by*8+r, bx*8+s; yy < h && xx < w {
-						out[yy*w+xx] = blk[r*8+s] + 128
+						out[yy*w+xx] = blk[r*8+s] + shift
 					}
 				}
 			}
+		}
+	}
+	return out
+}
+
+// softJPEGColour is the smooth JPEG of a planar RGB image of continuous
+// levels, written out as image/jpeg's pipeline: JFIF YCbCr, the luminance
+// as softJPEG, chroma averaged over 2 x 2 pixels of the image padded to
+// whole 16 x 16 macroblocks, smoothed per 8 x 8 block with the chrominance
+// table, repeated over 2 x 2 pixels, and back to RGB.
+func softJPEGColour(levels []float64, h, w, quality int) []float64 {
+	n := h * w
+	at := func(ch, y, x int) float64 { return levels[ch*n+min(y, h-1)*w+min(x, w-1)] }
+	ycc := func(k, y, x int) float64 {
+		m := [3][3]float64{{0.299, 0.587, 0.114}, {-0.168736, -0.331264, 0.5}, {0.5, -0.418688, -0.081312}}
+		return m[k][0]*at(0, y, x) + m[k][1]*at(1, y, x) + m[k][2]*at(2, y, x)
+	}
+	lum := make([]float64, n)
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			lum[y*w+x] = ycc(0, y, x)
+		}
+	}
+	lum = softJPEG(lum, h, w, quality)
+	mh, mw := 16*((h+15)/16), 16*((w+15)/16)
+	var chroma [3][]float64
+	for k := 1; k < 3; k++ {
+		low := make([]float64, mh/2*mw/2)
+		for v := 0; v < mh/2; v++ {
+			for u := 0; u < mw/2; u++ {
+				low[v*mw/2+u] = (ycc(k, 2*v, 2*u) + ycc(k, 2*v, 2*u+1) + ycc(k, 2*v+1, 2*u) + ycc(k, 2*v+1, 2*u+1)) / 4
+			}
+		}
+		chroma[k] = softPlane(low, mh/2, mw/2, jpegTable(&jpegChromaBase, quality), 0)
+	}
+	out := make([]float64, 3*n)
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			l, cb, cr := lum[y*w+x], chroma[1][y/2*mw/2+x/2], chroma[2][y/2*mw/2+x/2]
+			out[y*w+x] = l + 1.402*cr
+			out[n+y*w+x] = l - 0.34414*cb - 0.71414*cr
+			out[2*n+y*w+x] = l + 1.772*cb
 		}
 	}
 	return out
@@ -96,6 +143,82 @@ func TestJPEGApproxBackwardIsTheSmoothJPEGsVJP(t *testing.T) {
 	}
 }
 
+// TestJPEGApproxBackwardColourIsTheSmoothJPEGsVJP checks the colour pass
+// against central differences of softJPEGColour, at sizes that exercise
+// odd sides, partial macroblocks and whole ones.
+func TestJPEGApproxBackwardColourIsTheSmoothJPEGsVJP(t *testing.T) {
+	const quality = 30
+	for _, size := range [][2]int{{13, 22}, {18, 20}, {16, 16}, {5, 3}} {
+		h, w := size[0], size[1]
+		n := 3 * h * w
+		rng := rand.New(rand.NewPCG(uint64(h), uint64(w)))
+		levels := make([]float64, n)
+		x32 := make([]float32, n)
+		g, v := make([]float64, n), make([]float64, n)
+		for i := range levels {
+			levels[i] = float64(rng.IntN(256))
+			x32[i] = float32(levels[i] / 255)
+			g[i], v[i] = rng.NormFloat64(), rng.NormFloat64()
+		}
+		x := tensor.New(tensor.WithShape(1, 3, h, w), tensor.WithBacking(x32))
+		gt := tensor.New(tensor.WithShape(1, 3, h, w), tensor.WithBacking(g))
+		back, err := JPEG{Quality: quality, BackwardFloor: 1e-12}.ApproxBackward(context.Background(), x, robust.UnitBounds, 0, gt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const step = 1e-5
+		plus, minus := make([]float64, n), make([]float64, n)
+		for i := range levels {
+			plus[i], minus[i] = levels[i]+step*v[i], levels[i]-step*v[i]
+		}
+		fp, fm := softJPEGColour(plus, h, w, quality), softJPEGColour(minus, h, w, quality)
+		lhs, rhs := 0.0, 0.0
+		for i := range levels {
+			lhs += g[i] * (fp[i] - fm[i]) / (2 * step)
+			rhs += float64(data32(t, back)[i]) * v[i]
+		}
+		t.Logf("%d x %d: <g, J v> = %v, <J^T g, v> = %v", h, w, lhs, rhs)
+		if math.Abs(lhs-rhs) > 1e-4*math.Max(1, math.Abs(lhs)) {
+			t.Errorf("%d x %d: <g, J v> = %v by differences, <J^T g, v> = %v", h, w, lhs, rhs)
+		}
+	}
+}
+
+// TestJPEGSmoothColourTracksImageJPEG checks that the smooth colour model
+// is a model of what Apply does: on a smooth image, where JPEG changes
+// little, softJPEGColour and image/jpeg's round trip agree to a few
+// levels, far closer than either is to the input would suggest by chance.
+func TestJPEGSmoothColourTracksImageJPEG(t *testing.T) {
+	const h, w, quality = 24, 40, 50
+	n := h * w
+	levels := make([]float64, 3*n)
+	x32 := make([]float32, 3*n)
+	for ch := 0; ch < 3; ch++ {
+		for y := 0; y < h; y++ {
+			for x := 0; x < w; x++ {
+				v := math.Round(127 + 100*math.Sin(float64(x)/(5+float64(ch))+float64(y)/7))
+				levels[ch*n+y*w+x] = v
+				x32[ch*n+y*w+x] = float32(v / 255)
+			}
+		}
+	}
+	soft := softJPEGColour(levels, h, w, quality)
+	out, err := JPEG{Quality: quality}.Apply(context.Background(), tensor.New(tensor.WithShape(1, 3, h, w), tensor.WithBacking(x32)), robust.UnitBounds, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	model, input := 0.0, 0.0
+	for i, v := range data32(t, out) {
+		model += math.Abs(float64(v)*255 - soft[i])
+		input += math.Abs(float64(v)*255 - levels[i])
+	}
+	model, input = model/float64(3*n), input/float64(3*n)
+	t.Logf("mean |JPEG - smooth model| = %.2f levels, |JPEG - input| = %.2f levels", model, input)
+	if model > 0.5*input {
+		t.Errorf("the smooth model is %.2f levels from image/jpeg's output, the input %.2f: want the model far closer", model, input)
+	}
+}
+
 func TestJPEGApproxBackwardErrors(t *testing.T) {
 	ctx := context.Background()
 	x, _ := mnistImages(t, 2)
@@ -142,10 +265,10 @@ func TestJPEGBPDAApproximationIsStronger(t *testing.T) {
 	}
 }
 
-// TestJPEGLumaTableMatchesImageJPEG checks the quantisation table the
-// backward pass divides by against the one image/jpeg writes, at every
-// quality (the file stores it in zig-zag order).
-func TestJPEGLumaTableMatchesImageJPEG(t *testing.T) {
+// TestJPEGTablesMatchImageJPEG checks the quantisation tables the backward
+// pass divides by against the ones image/jpeg writes, at every quality
+// (the file stores them in zig-zag order).
+func TestJPEGTablesMatchImageJPEG(t *testing.T) {
 	// zigzag[k] is the natural (row-major) index of zig-zag position k.
 	var zigzag [64]int
 	k := 0
@@ -161,16 +284,19 @@ func TestJPEGLumaTableMatchesImageJPEG(t *testing.T) {
 			}
 		}
 	}
-	img := toImage(make([]float32, 64), 1, 8, 8, robust.UnitBounds)
+	img := toImage(make([]float32, 3*64), 3, 8, 8, robust.UnitBounds)
 	for q := 1; q <= 100; q++ {
 		var buf bytes.Buffer
 		if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: q}); err != nil {
 			t.Fatal(err)
 		}
-		file, ours := dqt(t, buf.Bytes())[0], jpegLumaTable(q)
-		for k, v := range file {
-			if ours[zigzag[k]] != float64(v) {
-				t.Fatalf("quality %d, zig-zag position %d: table %v, image/jpeg writes %d", q, k, ours[zigzag[k]], v)
+		tables := dqt(t, buf.Bytes())
+		for id, base := range []*[64]int{&jpegLumaBase, &jpegChromaBase} {
+			ours := jpegTable(base, q)
+			for k, v := range tables[id] {
+				if ours[zigzag[k]] != float64(v) {
+					t.Fatalf("quality %d, table %d, zig-zag position %d: table %v, image/jpeg writes %d", q, id, k, ours[zigzag[k]], v)
+				}
 			}
 		}
 	}
