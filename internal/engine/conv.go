@@ -249,8 +249,8 @@ type convOp[T float] struct {
 	g   convGeom
 	run uint64 // forward runs: the backward parts share work per run
 
-	col, tmp []T
-	wp       []T // weights in NHWC column order, inNHWC only
+	col, tmp *[]T // shared with the replica's other programs (see pad)
+	wp       *[]T // weights in NHWC column order, inNHWC only
 	out      *tensor.Dense
 	back     convBack[T]
 }
@@ -258,14 +258,16 @@ type convOp[T float] struct {
 // convBack is the state the backward parts of one convOp share.
 type convBack[T float] struct {
 	run        uint64 // forward run dy was prepared for
-	dy         []T    // upstream gradient through the ReLU, L x Cout
-	dcol, dwp  []T
-	gated      []T // dy through the ReLU, NCHW, before the transpose
+	dy         *[]T   // upstream gradient through the ReLU, L x Cout
+	dcol, dwp  *[]T
+	gated      *[]T // dy through the ReLU, NCHW, before the transpose
 	dx, dw, db *tensor.Dense
 }
 
-func newConvOp[T float](g convGeom) *convOp[T] {
-	op := &convOp[T]{g: g}
+func newConvOp[T float](g convGeom, p *pad, layer int) *convOp[T] {
+	op := &convOp[T]{g: g,
+		col: slot[T](p, layer, "col"), tmp: slot[T](p, layer, "tmp"), wp: slot[T](p, layer, "wp"),
+		back: convBack[T]{dy: slot[T](p, layer, "dy"), dcol: slot[T](p, layer, "dcol"), dwp: slot[T](p, layer, "dwp"), gated: slot[T](p, layer, "gated")}}
 	op.opBase = newBase(op, fmt.Sprintf("Conv(%dx%d s%d p%d relu=%v)", g.k, g.k, g.s, g.pad, g.relu))
 	return op
 }
@@ -295,7 +297,7 @@ func (op *convOp[T]) Do(vs ...G.Value) (G.Value, error) {
 	if g.inNHWC {
 		w = op.permuted(w)
 	}
-	col := scratch(&op.col, g.columns*g.kdim)
+	col := scratch(op.col, g.columns*g.kdim)
 	im2col(g, x, col)
 	out := held[T](&op.out, g.n, g.cout, g.oh, g.ow)
 	y := data[T](out)
@@ -307,7 +309,7 @@ func (op *convOp[T]) Do(vs ...G.Value) (G.Value, error) {
 		op.run++
 		return out, nil
 	}
-	tmp := scratch(&op.tmp, g.columns*g.cout)
+	tmp := scratch(op.tmp, g.columns*g.cout)
 	mm(false, true, g.columns, g.cout, g.kdim, col, g.kdim, w, g.kdim, false, tmp, g.cout)
 	// tmp is position-major (NHWC); the output is NCHW.
 	biasAct(tmp, b, g.relu)
@@ -324,7 +326,7 @@ func (op *convOp[T]) Do(vs ...G.Value) (G.Value, error) {
 func (op *convOp[T]) permuted(w []T) []T {
 	g := op.g
 	kk := g.k * g.k
-	wp := scratch(&op.wp, len(w))
+	wp := scratch(op.wp, len(w))
 	for o := 0; o < g.cout; o++ {
 		src, dst := w[o*g.kdim:][:g.kdim], wp[o*g.kdim:][:g.kdim]
 		for c := 0; c < g.cin; c++ {
@@ -412,7 +414,7 @@ func (op *convGradOp[T]) Do(vs ...G.Value) (G.Value, error) {
 		}
 		// d (L x Cout) is dy through the ReLU, position-major like the
 		// forward's GEMM output.
-		d := scratch(&bk.dy, g.columns*g.cout)
+		d := scratch(bk.dy, g.columns*g.cout)
 		switch {
 		case g.outNHWC && g.relu:
 			reluGate(d, dy, y)
@@ -422,7 +424,7 @@ func (op *convGradOp[T]) Do(vs ...G.Value) (G.Value, error) {
 			// Gate in NCHW, then transpose each image to NHWC.
 			src := dy
 			if g.relu {
-				src = scratch(&bk.gated, len(dy))
+				src = scratch(bk.gated, len(dy))
 				reluGate(src, dy, y)
 			}
 			for img := 0; img < g.n; img++ {
@@ -436,10 +438,10 @@ func (op *convGradOp[T]) Do(vs ...G.Value) (G.Value, error) {
 	case partX:
 		// dcol (L x K) = dy (L x Cout) · W (Cout x K).
 		if g.inNHWC {
-			w = fwd.wp // permuted by the forward of this run
+			w = *fwd.wp // permuted by the forward of this run
 		}
-		dcol := scratch(&bk.dcol, g.columns*g.kdim)
-		mm(false, false, g.columns, g.kdim, g.cout, bk.dy, g.cout, w, g.kdim, false, dcol, g.kdim)
+		dcol := scratch(bk.dcol, g.columns*g.kdim)
+		mm(false, false, g.columns, g.kdim, g.cout, *bk.dy, g.cout, w, g.kdim, false, dcol, g.kdim)
 		dx := held[T](&bk.dx, g.n, g.cin, g.h, g.w)
 		clear(data[T](dx))
 		col2im(g, dcol, data[T](dx))
@@ -448,11 +450,11 @@ func (op *convGradOp[T]) Do(vs ...G.Value) (G.Value, error) {
 		// dW (Cout x K) = dy^T (Cout x L) · col (L x K), read in place.
 		dw := held[T](&bk.dw, g.cout, g.cin, g.k, g.k)
 		if !g.inNHWC {
-			mm(true, false, g.cout, g.kdim, g.columns, bk.dy, g.cout, fwd.col, g.kdim, false, data[T](dw), g.kdim)
+			mm(true, false, g.cout, g.kdim, g.columns, *bk.dy, g.cout, *fwd.col, g.kdim, false, data[T](dw), g.kdim)
 			return dw, nil
 		}
-		dwp := scratch(&bk.dwp, g.cout*g.kdim)
-		mm(true, false, g.cout, g.kdim, g.columns, bk.dy, g.cout, fwd.col, g.kdim, false, dwp, g.kdim)
+		dwp := scratch(bk.dwp, g.cout*g.kdim)
+		mm(true, false, g.cout, g.kdim, g.columns, *bk.dy, g.cout, *fwd.col, g.kdim, false, dwp, g.kdim)
 		kk := g.k * g.k
 		d := data[T](dw)
 		for o := 0; o < g.cout; o++ {
@@ -469,7 +471,7 @@ func (op *convGradOp[T]) Do(vs ...G.Value) (G.Value, error) {
 	d := data[T](db)
 	clear(d)
 	for l := 0; l < g.columns; l++ {
-		addVec(d, bk.dy[l*g.cout:][:g.cout])
+		addVec(d, (*bk.dy)[l*g.cout:][:g.cout])
 	}
 	return db, nil
 }

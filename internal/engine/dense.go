@@ -24,7 +24,7 @@ type denseOp[T float] struct {
 	// weights) has stayed the same for two runs: an attack runs many times
 	// on fixed weights, while a training loop changes them every step, and
 	// transposing them then costs more than letting the GEMM pack them.
-	wt             []T
+	wt             *[]T // shared with the replica's other programs (see pad)
 	ver            *uint64
 	wtVer, lastVer uint64
 	y              *tensor.Dense
@@ -33,12 +33,13 @@ type denseOp[T float] struct {
 
 type denseBack[T float] struct {
 	run        uint64
-	dy         []T // upstream gradient through the ReLU, N x Out
+	dy         *[]T // upstream gradient through the ReLU, N x Out
 	dx, dw, db *tensor.Dense
 }
 
-func newDenseOp[T float](n, in, out int, relu, needX, needW bool, ver *uint64) *denseOp[T] {
-	op := &denseOp[T]{n: n, in: in, out: out, relu: relu, needX: needX, needW: needW, ver: ver}
+func newDenseOp[T float](n, in, out int, relu, needX, needW bool, ver *uint64, p *pad, layer int) *denseOp[T] {
+	op := &denseOp[T]{n: n, in: in, out: out, relu: relu, needX: needX, needW: needW, ver: ver,
+		wt: slot[T](p, layer, "wt"), back: denseBack[T]{dy: slot[T](p, layer, "dy")}}
 	op.opBase = newBase(op, fmt.Sprintf("Dense(%d->%d relu=%v)", in, out, relu))
 	return op
 }
@@ -65,12 +66,12 @@ func (op *denseOp[T]) Do(vs ...G.Value) (G.Value, error) {
 	yt := held[T](&op.y, op.n, op.out)
 	y := data[T](yt)
 	ver := *op.ver
-	if op.wt != nil && op.wtVer == ver {
-		mm(false, false, op.n, op.out, op.in, x, op.in, op.wt, op.out, false, y, op.out)
+	if len(*op.wt) > 0 && op.wtVer == ver {
+		mm(false, false, op.n, op.out, op.in, x, op.in, *op.wt, op.out, false, y, op.out)
 	} else if ver == op.lastVer {
-		transposeBlock(scratch(&op.wt, len(w)), w, op.out, op.in)
+		transposeBlock(scratch(op.wt, len(w)), w, op.out, op.in)
 		op.wtVer = ver
-		mm(false, false, op.n, op.out, op.in, x, op.in, op.wt, op.out, false, y, op.out)
+		mm(false, false, op.n, op.out, op.in, x, op.in, *op.wt, op.out, false, y, op.out)
 	} else {
 		mm(false, true, op.n, op.out, op.in, x, op.in, w, op.in, false, y, op.out)
 	}
@@ -130,7 +131,7 @@ func (op *denseGradOp[T]) Do(vs ...G.Value) (G.Value, error) {
 		if err != nil {
 			return nil, err
 		}
-		d := scratch(&bk.dy, f.n*f.out)
+		d := scratch(bk.dy, f.n*f.out)
 		if f.relu {
 			reluGate(d, dy, y)
 		} else {
@@ -145,7 +146,7 @@ func (op *denseGradOp[T]) Do(vs ...G.Value) (G.Value, error) {
 			return nil, err
 		}
 		dx := held[T](&bk.dx, f.n, f.in)
-		mm(false, false, f.n, f.in, f.out, bk.dy, f.out, w, f.in, false, data[T](dx), f.in)
+		mm(false, false, f.n, f.in, f.out, *bk.dy, f.out, w, f.in, false, data[T](dx), f.in)
 		return dx, nil
 	case partW:
 		x, err := dataOfN[T](vs[0], f.n*f.in)
@@ -153,14 +154,14 @@ func (op *denseGradOp[T]) Do(vs ...G.Value) (G.Value, error) {
 			return nil, err
 		}
 		dw := held[T](&bk.dw, f.out, f.in)
-		mm(true, false, f.out, f.in, f.n, bk.dy, f.out, x, f.in, false, data[T](dw), f.in)
+		mm(true, false, f.out, f.in, f.n, *bk.dy, f.out, x, f.in, false, data[T](dw), f.in)
 		return dw, nil
 	}
 	db := held[T](&bk.db, f.out)
 	d := data[T](db)
 	clear(d)
 	for i := 0; i < f.n; i++ {
-		for j, v := range bk.dy[i*f.out:][:f.out] {
+		for j, v := range (*bk.dy)[i*f.out:][:f.out] {
 			d[j] += v
 		}
 	}

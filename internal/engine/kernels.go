@@ -77,12 +77,48 @@ func held[T float](t **tensor.Dense, shape ...int) *tensor.Dense {
 	return *t
 }
 
-// scratch returns *s with length n, allocating it on first use.
+// scratch returns *s with length n, growing it when it is too short. Its
+// contents are whatever the last user left: every caller overwrites the
+// values it reads.
 func scratch[E any](s *[]E, n int) []E {
-	if len(*s) != n {
+	if cap(*s) < n {
 		*s = make([]E, n)
 	}
+	*s = (*s)[:n]
 	return *s
+}
+
+// pad holds the scratch buffers of one replica's programs, one per layer
+// and purpose, shared by all of them. A replica runs one program at a time,
+// and no op reads scratch contents left by another run, except dense's
+// transposed weights, which every program of a layer computes identically
+// for a given weight version. Sharing makes a replica's scratch memory that
+// of its largest program instead of the sum over its cached programs.
+type pad struct {
+	slots map[padKey]any
+}
+
+type padKey struct {
+	layer int
+	name  string
+}
+
+// slot returns the shared buffer of layer's scratch name, creating it on
+// first use; with a nil pad, a buffer of the caller's own.
+func slot[E any](p *pad, layer int, name string) *[]E {
+	if p == nil {
+		return new([]E)
+	}
+	k := padKey{layer, name}
+	if s, ok := p.slots[k]; ok {
+		return s.(*[]E)
+	}
+	s := new([]E)
+	if p.slots == nil {
+		p.slots = map[padKey]any{}
+	}
+	p.slots[k] = s
+	return s
 }
 
 func data[T float](t *tensor.Dense) []T { return t.Data().([]T) }

@@ -15,13 +15,13 @@ type maxPoolOp[T float] struct {
 	opBase
 	in, out tensor.Shape
 	k, s    int
-	arg     []int // arg[o] is the input index of output o's maximum
+	arg     *[]int // arg[o] is the input index of output o's maximum (see pad)
 	run     uint64
 	y       *tensor.Dense
 }
 
-func newMaxPoolOp[T float](in tensor.Shape, k, s int) *maxPoolOp[T] {
-	op := &maxPoolOp[T]{in: in.Clone(), k: k, s: s,
+func newMaxPoolOp[T float](in tensor.Shape, k, s int, p *pad, layer int) *maxPoolOp[T] {
+	op := &maxPoolOp[T]{in: in.Clone(), k: k, s: s, arg: slot[int](p, layer, "arg"),
 		out: tensor.Shape{in[0], in[1], (in[2]-k)/s + 1, (in[3]-k)/s + 1}}
 	op.opBase = newBase(op, fmt.Sprintf("MaxPool(k=%d, s=%d)", k, s))
 	return op
@@ -39,7 +39,7 @@ func (op *maxPoolOp[T]) Do(vs ...G.Value) (G.Value, error) {
 	}
 	yt := held[T](&op.y, op.out...)
 	y := data[T](yt)
-	arg := scratch(&op.arg, len(y))
+	arg := scratch(op.arg, len(y))
 	h, w, oh, ow := op.in[2], op.in[3], op.out[2], op.out[3]
 	for p := 0; p < op.in[0]*op.in[1]; p++ {
 		for oy := 0; oy < oh; oy++ {
@@ -93,7 +93,7 @@ func (op *maxPoolGradOp[T]) Do(vs ...G.Value) (G.Value, error) {
 	dt := held[T](&op.dx, op.fwd.in...)
 	dx := data[T](dt)
 	clear(dx)
-	for o, i := range op.fwd.arg {
+	for o, i := range *op.fwd.arg {
 		dx[i] += dy[o]
 	}
 	return dt, nil

@@ -151,9 +151,9 @@ type LossFunc func(logits []float64, n, k int, loss, grad []float64) error
 type lossOp struct {
 	n, k int
 	fn   LossFunc
-	z    []float64
-	loss []float64
-	grad []float64
+	z    *[]float64 // shared with the replica's other programs (see pad)
+	loss *[]float64
+	grad *[]float64
 	out  *tensor.Dense
 }
 
@@ -179,13 +179,13 @@ func (op *lossOp) Do(vs ...G.Value) (_ G.Value, err error) {
 	}
 	z := zf64
 	if zf32 != nil {
-		z = scratch(&op.z, len(zf32))
+		z = scratch(op.z, len(zf32))
 		for i, v := range zf32 {
 			z[i] = float64(v)
 		}
 	}
-	loss := scratch(&op.loss, op.n)
-	grad := scratch(&op.grad, op.n*op.k)
+	loss := scratch(op.loss, op.n)
+	grad := scratch(op.grad, op.n*op.k)
 	clear(loss)
 	clear(grad)
 	if err := op.fn(z, op.n, op.k, loss, grad); err != nil {
@@ -236,7 +236,7 @@ func (op *lossGradOp) Do(vs ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	n, k, g := op.fwd.n, op.fwd.k, op.fwd.grad
+	n, k, g := op.fwd.n, op.fwd.k, *op.fwd.grad
 	if op.out == nil {
 		op.out = tensor.New(tensor.Of(vs[0].(tensor.Tensor).Dtype()), tensor.WithShape(n, k))
 	}

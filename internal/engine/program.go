@@ -45,7 +45,7 @@ type program struct {
 // and dense layers over package gemm with the following ReLU fused, and
 // every op holding its output buffers across runs. x needs no gradient in a
 // training program, so the first layer with parameters computes none.
-func buildLayers[T float](net *Net, g *G.ExprGraph, p *program, weights []*G.Node) (h *G.Node, err error) {
+func buildLayers[T float](net *Net, g *G.ExprGraph, p *program, weights []*G.Node, sp *pad) (h *G.Node, err error) {
 	key, n := p.key, p.key.n
 	h = p.x
 	pi := 0
@@ -76,13 +76,13 @@ func buildLayers[T float](net *Net, g *G.ExprGraph, p *program, weights []*G.Nod
 			}
 			cg.outNHWC = next < len(net.layers) && net.layers[next].Kind == Conv2D && l.Out > 1
 			nhwc = cg.outNHWC
-			h, err = G.ApplyOp(newConvOp[T](cg), h, weights[pi], weights[pi+1])
+			h, err = G.ApplyOp(newConvOp[T](cg, sp, i), h, weights[pi], weights[pi+1])
 		case Dense:
-			h, err = G.ApplyOp(newDenseOp[T](n, shape[1], l.Out, relu, needX, needW, &p.version), h, weights[pi], weights[pi+1])
+			h, err = G.ApplyOp(newDenseOp[T](n, shape[1], l.Out, relu, needX, needW, &p.version, sp, i), h, weights[pi], weights[pi+1])
 		case ReLU:
 			h, err = G.ApplyOp(newReluOp[T](shape), h)
 		case MaxPool2D:
-			h, err = G.ApplyOp(newMaxPoolOp[T](shape, l.Kernel, l.Stride), h)
+			h, err = G.ApplyOp(newMaxPoolOp[T](shape, l.Kernel, l.Stride, sp, i), h)
 		case AvgPool2D:
 			h, err = G.ApplyOp(newAvgPoolOp[T](shape, l.Kernel, l.Stride, false), h)
 		case Flatten:
@@ -119,7 +119,7 @@ var buildMu sync.Mutex
 
 // build compiles a program for key. Gorgonia reports some failures by
 // panicking; they come back as errors.
-func (net *Net) build(key progKey) (prog *program, err error) {
+func (net *Net) build(key progKey, sp *pad) (prog *program, err error) {
 	buildMu.Lock()
 	defer buildMu.Unlock()
 	defer func() {
@@ -160,9 +160,9 @@ func (net *Net) build(key progKey) (prog *program, err error) {
 	case p.builtin:
 		h, err = buildBuiltin[float64](net, g, p, weights)
 	case dt == tensor.Float32:
-		h, err = buildLayers[float32](net, g, p, weights)
+		h, err = buildLayers[float32](net, g, p, weights, sp)
 	default:
-		h, err = buildLayers[float64](net, g, p, weights)
+		h, err = buildLayers[float64](net, g, p, weights, sp)
 	}
 	if err != nil {
 		return nil, err
@@ -170,7 +170,7 @@ func (net *Net) build(key progKey) (prog *program, err error) {
 	p.logits = h
 
 	if key.p != forward {
-		p.loss = &lossOp{n: n, k: net.classes}
+		p.loss = &lossOp{n: n, k: net.classes, z: slot[float64](sp, -1, "z"), loss: slot[float64](sp, -1, "loss"), grad: slot[float64](sp, -1, "grad")}
 		if p.lossOut, err = G.ApplyOp(p.loss, h); err != nil {
 			return nil, fmt.Errorf("engine: loss: %w", err)
 		}
