@@ -29,6 +29,8 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/pprof"
 	"time"
 
 	"github.com/gorobust/gorobust/attack"
@@ -58,6 +60,7 @@ type options struct {
 	cleanFraction       float64
 	rollbacks           int
 	initPath            string
+	cpuProfile, memProf string
 }
 
 func main() {
@@ -87,12 +90,46 @@ func main() {
 	flag.IntVar(&o.rollbacks, "rollbacks", 3, "fgsm-rs with -early-stop: collapses that rewind to the best epoch and train the rest again with fresh randomness, instead of stopping (0: stop at the first, as Wong et al.)")
 	flag.Float64Var(&o.cleanFraction, "clean-fraction", 0, "pgd-at and fgsm-rs: weight of the clean loss, (1-c)*CE(adv) + c*CE(clean)")
 	flag.IntVar(&o.trainSteps, "train-steps", 40, "attack steps during pgd-at and trades training (step 0.01 at 40 steps, else 2.5*eps/steps)")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile (go tool pprof) to this file")
+	flag.StringVar(&o.memProf, "memprofile", "", "write a heap profile (go tool pprof; -sample_index=alloc_space for allocations) to this file at exit")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, o); err != nil {
+	if err := profiled(o, func() error { return run(ctx, o) }); err != nil {
 		log.Fatal(err)
 	}
+}
+
+// profiled runs f under the CPU profile and writes the heap profile that
+// the options ask for.
+func profiled(o options, f func() error) error {
+	if o.cpuProfile != "" {
+		pf, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if err := f(); err != nil {
+		return err
+	}
+	if o.memProf != "" {
+		mf, err := os.Create(o.memProf)
+		if err != nil {
+			return err
+		}
+		runtime.GC()
+		if err := pprof.WriteHeapProfile(mf); err != nil {
+			mf.Close()
+			return err
+		}
+		return mf.Close()
+	}
+	return nil
 }
 
 // summary is what the -summary file holds.
