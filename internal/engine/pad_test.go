@@ -71,26 +71,16 @@ func outputs(t *testing.T, net *Net, x *tensor.Dense) [][]float64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := [][]float64{floatsOf(z), loss, floatsOf(gx), {total}}
+	out := [][]float64{copied(z), loss, copied(gx), {total}}
 	for _, g := range grads {
-		out = append(out, floatsOf(g))
+		out = append(out, copied(g))
 	}
 	return out
 }
 
-func floatsOf(t *tensor.Dense) []float64 {
-	switch d := t.Data().(type) {
-	case []float32:
-		out := make([]float64, len(d))
-		for i, v := range d {
-			out[i] = float64(v)
-		}
-		return out
-	case []float64:
-		return append([]float64(nil), d...)
-	}
-	return nil
-}
+// copied returns a copy of a tensor's values as float64: programs reuse
+// their output buffers.
+func copied(t *tensor.Dense) []float64 { return append([]float64(nil), values(t)...) }
 
 // TestProgramsShareScratch checks that a replica's programs share their
 // scratch buffers: results do not depend on what other programs left in
