@@ -94,49 +94,58 @@ func softJPEGColour(levels []float64, h, w, quality int) []float64 {
 	return out
 }
 
-// TestJPEGApproxBackwardIsTheSmoothJPEGsVJP checks the backward pass
-// against central differences of the smooth JPEG, on an image whose sides
-// are not multiples of 8 (edge padding), at integer grey levels (where the
-// 8-bit rounding of the input is exact).
-func TestJPEGApproxBackwardIsTheSmoothJPEGsVJP(t *testing.T) {
-	const h, w, quality = 13, 20, 20
-	rng := rand.New(rand.NewPCG(3, 4))
-	levels := make([]float64, h*w)
-	x32 := make([]float32, h*w)
-	g, v := make([]float64, h*w), make([]float64, h*w)
+// checkVJP compares ApproxBackward on a random c x h x w image at integer
+// levels (where the 8-bit rounding of the input is exact) with central
+// differences of soft, and returns the image and the gradient it used.
+func checkVJP(t *testing.T, c, h, w, quality int, soft func(levels []float64, h, w, quality int) []float64) (x, g *tensor.Dense) {
+	t.Helper()
+	n := c * h * w
+	rng := rand.New(rand.NewPCG(uint64(h), uint64(c*1000+w)))
+	levels := make([]float64, n)
+	x32 := make([]float32, n)
+	gs, v := make([]float64, n), make([]float64, n)
 	for i := range levels {
 		levels[i] = float64(rng.IntN(256))
 		x32[i] = float32(levels[i] / 255)
-		g[i], v[i] = rng.NormFloat64(), rng.NormFloat64()
+		gs[i], v[i] = rng.NormFloat64(), rng.NormFloat64()
 	}
-	x := tensor.New(tensor.WithShape(1, 1, h, w), tensor.WithBacking(x32))
-	gt := tensor.New(tensor.WithShape(1, 1, h, w), tensor.WithBacking(g))
+	x = tensor.New(tensor.WithShape(1, c, h, w), tensor.WithBacking(x32))
+	g = tensor.New(tensor.WithShape(1, c, h, w), tensor.WithBacking(gs))
 	// A negligible floor makes the pass the exact derivative 3(z-round z)^2.
-	back, err := JPEG{Quality: quality, BackwardFloor: 1e-12}.ApproxBackward(context.Background(), x, robust.UnitBounds, 0, gt)
+	back, err := JPEG{Quality: quality, BackwardFloor: 1e-12}.ApproxBackward(context.Background(), x, robust.UnitBounds, 0, g)
 	if err != nil {
 		t.Fatal(err)
 	}
 	const step = 1e-5
-	plus, minus := make([]float64, len(levels)), make([]float64, len(levels))
+	plus, minus := make([]float64, n), make([]float64, n)
 	for i := range levels {
 		plus[i], minus[i] = levels[i]+step*v[i], levels[i]-step*v[i]
 	}
-	fp, fm := softJPEG(plus, h, w, quality), softJPEG(minus, h, w, quality)
+	fp, fm := soft(plus, h, w, quality), soft(minus, h, w, quality)
 	lhs, rhs := 0.0, 0.0
 	for i := range levels {
-		lhs += g[i] * (fp[i] - fm[i]) / (2 * step)
+		lhs += gs[i] * (fp[i] - fm[i]) / (2 * step)
 		rhs += float64(data32(t, back)[i]) * v[i]
 	}
-	t.Logf("<g, J v> = %v, <J^T g, v> = %v", lhs, rhs)
+	t.Logf("%d x %d x %d: <g, J v> = %v, <J^T g, v> = %v", c, h, w, lhs, rhs)
 	if math.Abs(lhs-rhs) > 1e-4*math.Max(1, math.Abs(lhs)) {
-		t.Errorf("<g, J v> = %v by differences, <J^T g, v> = %v", lhs, rhs)
+		t.Errorf("%d x %d x %d: <g, J v> = %v by differences, <J^T g, v> = %v", c, h, w, lhs, rhs)
 	}
+	return x, g
+}
+
+// TestJPEGApproxBackwardIsTheSmoothJPEGsVJP checks the grey pass against
+// central differences of the smooth JPEG, on an image whose sides are not
+// multiples of 8 (edge padding).
+func TestJPEGApproxBackwardIsTheSmoothJPEGsVJP(t *testing.T) {
+	const quality = 20
+	x, g := checkVJP(t, 1, 13, 20, quality, softJPEG)
 	// Floor 1 weighs every coefficient 1: the pass is the identity.
-	id, err := JPEG{Quality: quality, BackwardFloor: 1}.ApproxBackward(context.Background(), x, robust.UnitBounds, 0, gt)
+	id, err := JPEG{Quality: quality, BackwardFloor: 1}.ApproxBackward(context.Background(), x, robust.UnitBounds, 0, g)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, gv := range g {
+	for i, gv := range g.Data().([]float64) {
 		if d := math.Abs(float64(data32(t, id)[i]) - gv); d > 1e-5 {
 			t.Fatalf("floor 1: gradient[%d] = %v, want %v", i, data32(t, id)[i], gv)
 		}
@@ -147,40 +156,8 @@ func TestJPEGApproxBackwardIsTheSmoothJPEGsVJP(t *testing.T) {
 // against central differences of softJPEGColour, at sizes that exercise
 // odd sides, partial macroblocks and whole ones.
 func TestJPEGApproxBackwardColourIsTheSmoothJPEGsVJP(t *testing.T) {
-	const quality = 30
 	for _, size := range [][2]int{{13, 22}, {18, 20}, {16, 16}, {5, 3}} {
-		h, w := size[0], size[1]
-		n := 3 * h * w
-		rng := rand.New(rand.NewPCG(uint64(h), uint64(w)))
-		levels := make([]float64, n)
-		x32 := make([]float32, n)
-		g, v := make([]float64, n), make([]float64, n)
-		for i := range levels {
-			levels[i] = float64(rng.IntN(256))
-			x32[i] = float32(levels[i] / 255)
-			g[i], v[i] = rng.NormFloat64(), rng.NormFloat64()
-		}
-		x := tensor.New(tensor.WithShape(1, 3, h, w), tensor.WithBacking(x32))
-		gt := tensor.New(tensor.WithShape(1, 3, h, w), tensor.WithBacking(g))
-		back, err := JPEG{Quality: quality, BackwardFloor: 1e-12}.ApproxBackward(context.Background(), x, robust.UnitBounds, 0, gt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		const step = 1e-5
-		plus, minus := make([]float64, n), make([]float64, n)
-		for i := range levels {
-			plus[i], minus[i] = levels[i]+step*v[i], levels[i]-step*v[i]
-		}
-		fp, fm := softJPEGColour(plus, h, w, quality), softJPEGColour(minus, h, w, quality)
-		lhs, rhs := 0.0, 0.0
-		for i := range levels {
-			lhs += g[i] * (fp[i] - fm[i]) / (2 * step)
-			rhs += float64(data32(t, back)[i]) * v[i]
-		}
-		t.Logf("%d x %d: <g, J v> = %v, <J^T g, v> = %v", h, w, lhs, rhs)
-		if math.Abs(lhs-rhs) > 1e-4*math.Max(1, math.Abs(lhs)) {
-			t.Errorf("%d x %d: <g, J v> = %v by differences, <J^T g, v> = %v", h, w, lhs, rhs)
-		}
+		checkVJP(t, 3, size[0], size[1], 30, softJPEGColour)
 	}
 }
 
