@@ -49,3 +49,29 @@ func BenchmarkProtectLossGrad(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkEnsembleLossGrad measures an ensemble of two MNIST CNNs with
+// the models' LogitsVJP and without it (LossGrad on twice the batch).
+func BenchmarkEnsembleLossGrad(b *testing.B) {
+	x, y := mnistImages(b, 100)
+	m := standardModel(b)
+	obj := robust.Objective{Kind: robust.CrossEntropy, Labels: y}
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name   string
+		models []robust.Classifier
+	}{{"LogitsVJP", []robust.Classifier{m, m}}, {"LossGrad", []robust.Classifier{hidden{m}, hidden{m}}}} {
+		e, err := Ensemble(tc.models...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(tc.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, _, err := e.LossGrad(ctx, x, obj); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(100*b.N)/b.Elapsed().Seconds(), "images/s")
+		})
+	}
+}

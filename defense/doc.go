@@ -126,14 +126,17 @@
 //
 // # Gradients of wrappers
 //
-// robust.Differentiable differentiates objectives, not arbitrary functions
-// of the logits, yet Ensemble and Reject need the gradient of a function of
-// their members' logits. They obtain it exactly from the KL objective: for
-// a cotangent g on the logits (summing to zero, as it does for every
+// Ensemble and Reject need the gradient of a function of their members'
+// logits. A member that is a robust.LogitsVJPer (nn.Model is) gives it in
+// one backward pass: one Logits call and one LogitsVJP call per member.
+// Any other robust.Differentiable differentiates only objectives, and the
+// wrappers obtain the gradient exactly from the KL objective: for a
+// cotangent g on the logits (summing to zero, as it does for every
 // softmax-based quantity), with positive and negative parts of mass S, the
-// KL gradients at references g+/S and g-/S differ by exactly g/S. Each
-// member therefore costs one Logits call and one LossGrad call on twice the
-// batch. A model method taking a logit cotangent would halve that.
+// KL gradients at references g+/S and g-/S differ by exactly g/S, at the
+// cost of one LossGrad call on twice the batch. For an ensemble of two
+// MNIST CNNs on 100 images the direct path measured 7,300-8,900 images/s
+// against 5,100-5,800 (BenchmarkEnsembleLossGrad, 4 runs each).
 //
 // # Rejection, ensembles, hardening
 //

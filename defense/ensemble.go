@@ -30,7 +30,8 @@ var _ robust.Differentiable = (*Ensembled)(nil)
 // LossGrad differentiates the objective at the ensemble's logits exactly
 // and needs every member to implement robust.Differentiable (otherwise it
 // returns an error wrapping robust.ErrNoGradient). Cost: per member, one
-// Logits call and one LossGrad call on twice the batch (see the package
+// Logits call and one LogitsVJP call if it is a robust.LogitsVJPer (as
+// nn.Model is), else one LossGrad call on twice the batch (see the package
 // documentation on gradients of wrappers).
 func Ensemble(models ...robust.Classifier) (*Ensembled, error) {
 	return ensemble("Ensemble", false, models)

@@ -147,8 +147,9 @@ func (r *Rejecting) Logits(ctx context.Context, x *tensor.Dense) (*tensor.Dense,
 // LossGrad implements robust.Differentiable: obj is evaluated on the K+1
 // logits of Logits (without the one-step adjustment) and differentiated
 // through the log-softmax; the abstention column is constant. Needs a
-// robust.Differentiable model. Cost: one Logits call and one LossGrad call
-// on twice the batch.
+// robust.Differentiable model. Cost: one Logits call and one LogitsVJP call
+// if the model is a robust.LogitsVJPer (as nn.Model is), else one LossGrad
+// call on twice the batch.
 func (r *Rejecting) LossGrad(ctx context.Context, x *tensor.Dense, obj robust.Objective) ([]float32, *tensor.Dense, error) {
 	m, ok := r.model.(robust.Differentiable)
 	if !ok {

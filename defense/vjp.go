@@ -25,11 +25,26 @@ import (
 // and (softmax(z) - r1) - (softmax(z) - r2) = g/S exactly, whatever the
 // model's probabilities. One LossGrad call on 2N examples (x twice, with r1
 // and then r2) thus gives J^T g = S (G1 - G2) without knowing softmax(z).
-// Cost: one LossGrad call on twice the batch.
+// Cost: one LossGrad call on twice the batch, or one LogitsVJP call when m
+// is a robust.LogitsVJPer.
 func logitsVJP(ctx context.Context, m robust.Differentiable, x *tensor.Dense, g []float64, k int) ([]float64, error) {
 	n, d, err := robust.Images(x)
 	if err != nil {
 		return nil, err
+	}
+	if v, ok := m.(robust.LogitsVJPer); ok {
+		gr, err := v.LogitsVJP(ctx, x, g)
+		if err != nil {
+			return nil, err
+		}
+		out, err := robust.Float64s(gr)
+		if err != nil {
+			return nil, err
+		}
+		if len(out) != len(d) {
+			return nil, fmt.Errorf("%w: model returned a vector-Jacobian product of shape %v for input %v", robust.ErrShape, gr.Shape(), x.Shape())
+		}
+		return out, nil
 	}
 	size := len(d) / n
 	ref := make([]float64, 2*n*k)

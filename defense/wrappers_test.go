@@ -312,3 +312,53 @@ func TestHarden(t *testing.T) {
 		}
 	}
 }
+
+// hidden is a Differentiable that hides its model's LogitsVJP, so the
+// wrappers fall back to the LossGrad construction.
+type hidden struct{ robust.Differentiable }
+
+// TestWrappersUseLogitsVJP checks that Ensemble and Reject give the same
+// loss and gradient whether the model computes vector-Jacobian products
+// directly (nn.Model's LogitsVJP) or through LossGrad on twice the batch.
+func TestWrappersUseLogitsVJP(t *testing.T) {
+	m := standardModel(t)
+	x, y := mnistImages(t, 20)
+	ens, err := Ensemble(m, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ensHidden, err := Ensemble(hidden{m}, hidden{m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rej, err := Reject(m, 0.9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rejHidden, err := Reject(hidden{m}, 0.9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj := robust.Objective{Kind: robust.CrossEntropy, Labels: y}
+	for _, tc := range []struct {
+		name         string
+		fast, direct robust.Differentiable
+	}{{"Ensemble", ens, ensHidden}, {"Reject", rej, rejHidden}} {
+		lf, gf := lossGrad(t, tc.fast, x, obj)
+		ld, gd := lossGrad(t, tc.direct, x, obj)
+		for i := range lf {
+			if math.Abs(float64(lf[i]-ld[i])) > 1e-5*math.Max(1, math.Abs(float64(ld[i]))) {
+				t.Fatalf("%s: loss[%d] = %v with LogitsVJP, %v without", tc.name, i, lf[i], ld[i])
+			}
+		}
+		scale := 0.0
+		for _, v := range gd {
+			scale = math.Max(scale, math.Abs(float64(v)))
+		}
+		for j := range gf {
+			if math.Abs(float64(gf[j]-gd[j])) > 1e-4*scale {
+				t.Fatalf("%s: gradient[%d] = %v with LogitsVJP, %v without (largest %v)", tc.name, j, gf[j], gd[j], scale)
+			}
+		}
+	}
+}

@@ -67,6 +67,16 @@ type Differentiable interface {
 	LossGrad(ctx context.Context, x *tensor.Dense, obj Objective) (loss []float32, grad *tensor.Dense, err error)
 }
 
+// LogitsVJPer is an optional interface of a Differentiable that returns
+// vector-Jacobian products of its logits directly: the gradient with
+// respect to x of sum_i <g_i, z_i(x)>, for any N x K cotangents g. Wrappers
+// that differentiate a function of a model's logits (defense.Ensemble,
+// defense.Reject) use it when the model offers it: one backward pass over
+// the batch, where LossGrad alone needs one over twice the batch.
+type LogitsVJPer interface {
+	LogitsVJP(ctx context.Context, x *tensor.Dense, g []float64) (*tensor.Dense, error)
+}
+
 // Attack perturbs a batch so that a model misclassifies it. Every attack in
 // this module returns an x_adv inside its epsilon ball around x and inside
 // m.Bounds(), never mutates x, and is deterministic for a given seed.

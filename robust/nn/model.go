@@ -222,3 +222,32 @@ func (m *Model) lossGradNative(ctx context.Context, xin *tensor.Dense, n int, ob
 	}
 	return loss, grad, nil
 }
+
+var _ robust.LogitsVJPer = (*Model)(nil)
+
+// LogitsVJP implements robust.LogitsVJPer: the gradient with respect to x of
+// sum_i <g_i, z_i(x)>, with g holding N x NumClasses() cotangents in
+// row-major order, in one backward pass with dropout off.
+func (m *Model) LogitsVJP(ctx context.Context, x *tensor.Dense, g []float64) (*tensor.Dense, error) {
+	n, xin, err := m.input(x)
+	if err != nil {
+		return nil, err
+	}
+	k := m.NumClasses()
+	if len(g) != n*k {
+		return nil, fmt.Errorf("nn: %w: %d cotangents for %d examples of %d classes", robust.ErrShape, len(g), n, k)
+	}
+	for i, v := range g {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, fmt.Errorf("nn: %w: cotangent[%d] = %v", robust.ErrNonFinite, i, v)
+		}
+	}
+	_, grad, err := m.net.LossGrad(ctx, xin, func(row0 int, _ []float64, rows, k int, _, gr []float64) error {
+		copy(gr, g[row0*k:(row0+rows)*k])
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("nn: %w", err)
+	}
+	return toFloat32(grad), nil
+}

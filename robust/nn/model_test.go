@@ -2,6 +2,7 @@ package nn
 
 import (
 	"context"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"reflect"
@@ -389,5 +390,68 @@ func TestFloat32TrainStepAgreesWithFloat64(t *testing.T) {
 				t.Fatalf("%s[%d]: float32 %v, float64 %v", g32[i].Name, j, a[j], b[j])
 			}
 		}
+	}
+}
+
+// TestLogitsVJP checks LogitsVJP against central differences of
+// sum_i <g_i, z_i(x)> (float64 model), its bad-input errors, and that it
+// leaves its inputs unchanged.
+func TestLogitsVJP(t *testing.T) {
+	s := smallSpec()
+	m := mustNew(t, s, &Options{Float64: true, Seed: 5, Workers: 2})
+	const n, k = 3, 6
+	x32 := randImages(n, s, 6)
+	rng := rand.New(rand.NewPCG(7, 8))
+	g := make([]float64, n*k)
+	for i := range g {
+		g[i] = rng.NormFloat64()
+	}
+	ctx := context.Background()
+	xBefore, gBefore := append([]float32(nil), data32(x32)...), append([]float64(nil), g...)
+	vjp, err := m.LogitsVJP(ctx, x32, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(data32(x32), xBefore) || !reflect.DeepEqual(g, gBefore) {
+		t.Fatal("LogitsVJP modified its inputs")
+	}
+	// <g, z(x)> as a function of the input values, in float64.
+	f := func(v []float64) float64 {
+		in := make([]float32, len(v))
+		for i, e := range v {
+			in[i] = float32(e)
+		}
+		_, xin, err := m.input(tensor.New(tensor.WithShape(x32.Shape().Clone()...), tensor.WithBacking(in)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		copy(xin.Data().([]float64), v) // keep the full float64 perturbation
+		z, err := m.net.Logits(ctx, xin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := 0.0
+		for i, zv := range z.Data().([]float64) {
+			sum += g[i] * zv
+		}
+		return sum
+	}
+	x := make([]float64, len(xBefore))
+	for i, v := range xBefore {
+		x[i] = float64(v)
+	}
+	want := fd.Gradient(nil, f, x, &fd.Settings{Formula: fd.Central, Step: 1e-6})
+	for i, w := range want {
+		if got := float64(data32(vjp)[i]); math.Abs(got-w) > 1e-4*math.Max(1, math.Abs(w)) {
+			t.Fatalf("LogitsVJP[%d] = %v, central differences %v", i, got, w)
+		}
+	}
+	if _, err := m.LogitsVJP(ctx, x32, g[:n*k-1]); !errors.Is(err, robust.ErrShape) {
+		t.Errorf("short cotangents: got %v, want ErrShape", err)
+	}
+	bad := append([]float64(nil), g...)
+	bad[4] = math.NaN()
+	if _, err := m.LogitsVJP(ctx, x32, bad); !errors.Is(err, robust.ErrNonFinite) {
+		t.Errorf("NaN cotangent: got %v, want ErrNonFinite", err)
 	}
 }
