@@ -89,15 +89,9 @@ func (JPEG) Randomized() bool { return false }
 
 // Apply implements Preprocessor.
 func (p JPEG) Apply(ctx context.Context, x *tensor.Dense, b robust.Bounds, _ uint64) (*tensor.Dense, error) {
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
-	n, c, h, w, d, err := checkInput("JPEG", x, b)
+	n, c, h, w, d, err := p.input("JPEG", x, b)
 	if err != nil {
 		return nil, err
-	}
-	if c != 1 && c != 3 {
-		return nil, fmt.Errorf("defense: JPEG: %w: %d channels, want 1 (grey) or 3 (RGB)", robust.ErrShape, c)
 	}
 	out := make([]float32, len(d))
 	size := c * h * w
@@ -120,6 +114,20 @@ func (p JPEG) Apply(ctx context.Context, x *tensor.Dense, b robust.Bounds, _ uin
 		}
 	}
 	return newLike(x, out), nil
+}
+
+// input validates p and a batch of grey or RGB images for the method name.
+func (p JPEG) input(name string, x *tensor.Dense, b robust.Bounds) (n, c, h, w int, d []float32, err error) {
+	if err = p.Validate(); err != nil {
+		return
+	}
+	if n, c, h, w, d, err = checkInput(name, x, b); err != nil {
+		return
+	}
+	if c != 1 && c != 3 {
+		err = fmt.Errorf("defense: %s: %w: %d channels, want 1 (grey) or 3 (RGB)", name, robust.ErrShape, c)
+	}
+	return
 }
 
 // toLevel maps v in b to a grey level, rounding to nearest.

@@ -63,15 +63,9 @@ func (p JPEG) backwardFloor() float64 {
 // With BackwardFloor 1 a grey pass is the identity, and a colour pass is
 // the linear part of the pipeline (its chroma is blurred as JPEG blurs it).
 func (p JPEG) ApproxBackward(ctx context.Context, x *tensor.Dense, b robust.Bounds, _ uint64, grad *tensor.Dense) (*tensor.Dense, error) {
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
-	n, c, h, w, d, err := checkInput("JPEG", x, b)
+	n, c, h, w, d, err := p.input("JPEG.ApproxBackward", x, b)
 	if err != nil {
 		return nil, err
-	}
-	if c != 1 && c != 3 {
-		return nil, fmt.Errorf("defense: JPEG.ApproxBackward: %w: %d channels, want 1 (grey) or 3 (RGB)", robust.ErrShape, c)
 	}
 	if grad == nil || !grad.Shape().Eq(x.Shape()) {
 		return nil, fmt.Errorf("defense: JPEG.ApproxBackward: %w: the gradient must have the input's shape %v", robust.ErrShape, x.Shape())

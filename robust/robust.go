@@ -69,10 +69,11 @@ type Differentiable interface {
 
 // LogitsVJPer is an optional interface of a Differentiable that returns
 // vector-Jacobian products of its logits directly: the gradient with
-// respect to x of sum_i <g_i, z_i(x)>, for any N x K cotangents g. Wrappers
-// that differentiate a function of a model's logits (defense.Ensemble,
-// defense.Reject) use it when the model offers it: one backward pass over
-// the batch, where LossGrad alone needs one over twice the batch.
+// respect to x of sum_i <g_i, z_i(x)>, for any N x K cotangents g in
+// row-major order. Wrappers that differentiate a function of a model's
+// logits (defense.Ensemble, defense.Reject) use it when the model offers
+// it: one backward pass over the batch, where LossGrad alone needs one over
+// twice the batch.
 type LogitsVJPer interface {
 	LogitsVJP(ctx context.Context, x *tensor.Dense, g []float64) (*tensor.Dense, error)
 }

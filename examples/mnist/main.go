@@ -15,7 +15,7 @@
 // robust only if no restart breaks it) on the first -eval test examples (all
 // 10,000 with -eval 0), and saves the model in gorobust's safe model format.
 //
-//	go run ./examples/mnist                       # about 5 minutes on 2 cores
+//	go run ./examples/mnist                       # about 2 minutes on 2 cores
 //	go run ./examples/mnist -eval 0               # robust accuracy on all 10,000
 //	go run ./examples/mnist -early-stop=false -seed 11 -workers 1 -eval 0
 //	                                              # the paper's setting as published: 98.74% clean,

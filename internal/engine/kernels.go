@@ -104,11 +104,8 @@ type padKey struct {
 }
 
 // slot returns the shared buffer of layer's scratch name, creating it on
-// first use; with a nil pad, a buffer of the caller's own.
+// first use.
 func slot[E any](p *pad, layer int, name string) *[]E {
-	if p == nil {
-		return new([]E)
-	}
 	k := padKey{layer, name}
 	if s, ok := p.slots[k]; ok {
 		return s.(*[]E)

@@ -16,10 +16,10 @@ const maxPrograms = 8
 
 // MaxChunkRows bounds the rows of one Logits or LossGrad program: a larger
 // batch runs as several chunks of at most this many rows, in waves over the
-// replicas. A program's buffers grow with its rows (about 0.2 MB a row for
-// the reference CNN's forward and backward), so without a bound one call on
-// the 10,000 MNIST test images would build two 5,000-row programs of about
-// 1 GB each, and keep them cached.
+// replicas. A program's buffers grow with its rows (for the reference CNN's
+// forward and backward, by their sizes, about 0.2 MB a row), so without a
+// bound one call on the 10,000 MNIST test images would build two 5,000-row
+// programs of about 1 GB each, and keep them cached.
 const MaxChunkRows = 128
 
 // chunks splits n rows over the replicas, in chunks of at most MaxChunkRows.

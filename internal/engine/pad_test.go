@@ -8,45 +8,51 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// padBytes is the scratch memory of net's replicas.
-func padBytes(net *Net) int {
-	total := 0
+// eachSlot calls fn on every scratch buffer of net's replicas, holding all
+// the replicas meanwhile.
+func eachSlot(net *Net, fn func(s any)) {
 	for range net.workers {
 		r := <-net.replicas
 		defer func() { net.replicas <- r }()
 		for _, s := range r.pad.slots {
-			switch b := s.(type) {
-			case *[]float32:
-				total += 4 * cap(*b)
-			case *[]float64:
-				total += 8 * cap(*b)
-			case *[]int:
-				total += 8 * cap(*b)
-			}
+			fn(s)
 		}
 	}
+}
+
+// padBytes is the scratch memory of net's replicas.
+func padBytes(net *Net) int {
+	total := 0
+	eachSlot(net, func(s any) {
+		switch b := s.(type) {
+		case *[]float32:
+			total += 4 * cap(*b)
+		case *[]float64:
+			total += 8 * cap(*b)
+		case *[]int:
+			total += 8 * cap(*b)
+		}
+	})
 	return total
 }
 
 // poison fills the float scratch buffers of net's replicas with NaN, the
 // worst that another program could leave in them.
 func poison(net *Net) {
-	for range net.workers {
-		r := <-net.replicas
-		defer func() { net.replicas <- r }()
-		for _, s := range r.pad.slots {
-			switch b := s.(type) {
-			case *[]float32:
-				for i := range (*b)[:cap(*b)] {
-					(*b)[:cap(*b)][i] = float32(math.NaN())
-				}
-			case *[]float64:
-				for i := range (*b)[:cap(*b)] {
-					(*b)[:cap(*b)][i] = math.NaN()
-				}
+	eachSlot(net, func(s any) {
+		switch b := s.(type) {
+		case *[]float32:
+			full := (*b)[:cap(*b)]
+			for i := range full {
+				full[i] = float32(math.NaN())
+			}
+		case *[]float64:
+			full := (*b)[:cap(*b)]
+			for i := range full {
+				full[i] = math.NaN()
 			}
 		}
-	}
+	})
 }
 
 // outputs runs every kind of program on x: logits, the input gradient and
