@@ -6,11 +6,12 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"github.com/gorobust/gorobust/internal/mix"
 	"github.com/gorobust/gorobust/robust"
 )
 
 // Chain applies its preprocessors in order, each to the output of the one
-// before. Stage j draws from seed mix(seed, j), so the stages of a chain
+// before. Stage j draws from a seed hashed from (seed, j), so the stages of a chain
 // never share random numbers. A Chain is randomized when any stage is.
 //
 // Backward is BPDA for the whole chain (Athalye, Carlini and Wagner,
@@ -65,7 +66,7 @@ func (c Chain) differentiable() bool {
 }
 
 // stageSeed is the seed stage j of a chain receives.
-func stageSeed(seed uint64, j int) uint64 { return mix(seed, 0xc4a1, uint64(j)) }
+func stageSeed(seed uint64, j int) uint64 { return mix.Hash(seed, 0xc4a1, uint64(j)) }
 
 // Apply implements Preprocessor.
 func (c Chain) Apply(ctx context.Context, x *tensor.Dense, b robust.Bounds, seed uint64) (*tensor.Dense, error) {

@@ -106,7 +106,7 @@
 // # Randomness and concurrency
 //
 // Randomized preprocessors seed example i from their seed and the bits of
-// example i's values (ExampleSeed), so their output is a function of
+// example i's values, so their output is a function of
 // (seed, input) alone. Protect derives each draw's seed from Options.Seed,
 // the purpose (prediction or gradient) and the draw's index. Hence a
 // Protected model is deterministic for a seed whatever the call order, the

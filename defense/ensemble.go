@@ -7,6 +7,7 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"github.com/gorobust/gorobust/internal/softmax"
 	"github.com/gorobust/gorobust/robust"
 )
 
@@ -104,7 +105,7 @@ func (e *Ensembled) forward(ctx context.Context, x *tensor.Dense) (n int, zs [][
 	// computed per class without leaving log space.
 	lps := make([][]float64, len(zs))
 	for mi, z := range zs {
-		lps[mi] = logSoftmaxRows(z, n, k)
+		lps[mi] = softmax.LogRows(z, n, k)
 	}
 	for j := range out {
 		mx := math.Inf(-1)
@@ -118,27 +119,6 @@ func (e *Ensembled) forward(ctx context.Context, x *tensor.Dense) (n int, zs [][
 		out[j] = mx + math.Log(s*inv)
 	}
 	return n, zs, out, nil
-}
-
-// logSoftmaxRows returns the log-softmax of each row of n x k logits.
-func logSoftmaxRows(z []float64, n, k int) []float64 {
-	out := make([]float64, len(z))
-	for i := 0; i < n; i++ {
-		row := z[i*k : (i+1)*k]
-		mx := math.Inf(-1)
-		for _, v := range row {
-			mx = math.Max(mx, v)
-		}
-		s := 0.0
-		for _, v := range row {
-			s += math.Exp(v - mx)
-		}
-		lse := mx + math.Log(s)
-		for j, v := range row {
-			out[i*k+j] = v - lse
-		}
-	}
-	return out
 }
 
 // Logits implements robust.Classifier.
@@ -181,7 +161,7 @@ func (e *Ensembled) LossGrad(ctx context.Context, x *tensor.Dense, obj robust.Ob
 		} else {
 			// ell_j = log mean_m p_mj, so d ell_j / d z_mi =
 			// (1/M) (p_mj / pbar_j) (delta_ij - p_mi).
-			lp := logSoftmaxRows(zs[mi], n, k)
+			lp := softmax.LogRows(zs[mi], n, k)
 			for i := 0; i < n; i++ {
 				a := cot[i*k : (i+1)*k]
 				sum := 0.0

@@ -7,6 +7,7 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"github.com/gorobust/gorobust/internal/softmax"
 	"github.com/gorobust/gorobust/robust"
 )
 
@@ -108,7 +109,7 @@ func (h *Hardened) harden(ctx context.Context, x *tensor.Dense) (n int, q []floa
 	scale := math.Pow(10, float64(h.h.Decimals))
 	for i := 0; i < n; i++ {
 		p := q[i*k : (i+1)*k]
-		softmaxAdd(zs[i*k:(i+1)*k], p)
+		softmax.Accumulate(zs[i*k:(i+1)*k], p)
 		order := rankDescending(p)
 		top[i] = order[0]
 		switch {

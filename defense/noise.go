@@ -21,7 +21,7 @@ import (
 // BPDA) and averages them over EOTSamples draws.
 //
 // Cost: one normal draw per value. Randomized: the noise of example i is
-// drawn from a PCG generator seeded by ExampleSeed(seed, example i).
+// drawn from a PCG generator seeded by a hash of seed and example i's values.
 type GaussianNoise struct {
 	// Sigma is the standard deviation in the bounds' units, finite and
 	// > 0. It has no default: it must be set.

@@ -8,6 +8,7 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"github.com/gorobust/gorobust/internal/mix"
 	"github.com/gorobust/gorobust/robust"
 )
 
@@ -74,42 +75,10 @@ func clip32(v float64, b robust.Bounds) float32 {
 	return float32(math.Min(math.Max(v, float64(b.Min)), float64(b.Max)))
 }
 
-// mix hashes its arguments into one well-spread 64-bit value (the
-// SplitMix64 finaliser applied after each word).
-func mix(words ...uint64) uint64 {
-	h := uint64(0x243f6a8885a308d3)
-	for _, w := range words {
-		h = splitmix(h ^ w)
-	}
-	return h
-}
-
-func splitmix(z uint64) uint64 {
-	z += 0x9e3779b97f4a7c15
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	return z ^ (z >> 31)
-}
-
-// ExampleSeed is the seed of one example's generator in a randomized
-// preprocessor: a hash of seed and the bits of the example's values, so
-// that equal inputs under equal seeds always draw the same randomness and
-// any change to an input draws fresh randomness.
-func ExampleSeed(seed uint64, example []float32) uint64 {
-	h := splitmix(seed ^ 0x5be0cd19137e2179)
-	for i := 0; i+1 < len(example); i += 2 {
-		h = splitmix(h ^ (uint64(math.Float32bits(example[i])) | uint64(math.Float32bits(example[i+1]))<<32))
-	}
-	if len(example)%2 == 1 {
-		h = splitmix(h ^ uint64(math.Float32bits(example[len(example)-1])))
-	}
-	return splitmix(h ^ uint64(len(example)))
-}
-
 // exampleRNG returns the generator of one example of a randomized
 // preprocessor; stream keeps different preprocessors' draws apart.
 func exampleRNG(seed, stream uint64, example []float32) *rand.Rand {
-	return rand.New(rand.NewPCG(ExampleSeed(seed, example), stream))
+	return rand.New(rand.NewPCG(mix.Values(seed, example), stream))
 }
 
 // Streams of the randomized preprocessors, so that two of them given the

@@ -7,6 +7,8 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"github.com/gorobust/gorobust/internal/mix"
+	"github.com/gorobust/gorobust/internal/softmax"
 	"github.com/gorobust/gorobust/robust"
 )
 
@@ -119,7 +121,7 @@ var _ robust.Differentiable = (*Protected)(nil)
 // Randomness: draw s of a call uses seed hash(opts.Seed, purpose, s), the
 // purpose being prediction or gradient, and each randomized stage seeds
 // example i from that seed and the values of its own input for example i
-// (ExampleSeed). So every output is a function of (opts.Seed, x) alone:
+// (a hash of seed and its values). So every output is a function of (opts.Seed, x) alone:
 // Protected is deterministic whatever the call order, the batch
 // composition or the number of goroutines; a changed input draws fresh
 // randomness, so an attack's successive iterates see independent draws, as
@@ -169,7 +171,7 @@ func (p *Protected) Randomized() bool { return p.random }
 // Preprocess returns the preprocessed x that the s-th prediction draw of
 // Logits feeds the model (s = 0 for a single draw).
 func (p *Protected) Preprocess(ctx context.Context, x *tensor.Dense, s int) (*tensor.Dense, error) {
-	return p.chain.Apply(ctx, x, p.Bounds(), mix(p.opts.Seed, streamPredict, uint64(s)))
+	return p.chain.Apply(ctx, x, p.Bounds(), mix.Hash(p.opts.Seed, streamPredict, uint64(s)))
 }
 
 // Logits implements robust.Classifier.
@@ -205,7 +207,7 @@ func (p *Protected) Logits(ctx context.Context, x *tensor.Dense) (*tensor.Dense,
 			sum = make([]float64, n*k)
 		}
 		for i := 0; i < n; i++ {
-			softmaxAdd(zs[i*k:(i+1)*k], sum[i*k:(i+1)*k])
+			softmax.Accumulate(zs[i*k:(i+1)*k], sum[i*k:(i+1)*k])
 		}
 	}
 	out := make([]float32, n*k)
@@ -239,7 +241,7 @@ func (p *Protected) LossGrad(ctx context.Context, x *tensor.Dense, obj robust.Ob
 	}
 	var loss, grad []float64
 	for s := 0; s < draws; s++ {
-		seed := mix(p.opts.Seed, streamGradient, uint64(s))
+		seed := mix.Hash(p.opts.Seed, streamGradient, uint64(s))
 		xs, err := p.chain.forward(ctx, x, p.Bounds(), seed)
 		if err != nil {
 			return nil, nil, err
@@ -283,19 +285,4 @@ func logitRows(z *tensor.Dense, k int) ([]float64, error) {
 		return nil, fmt.Errorf("%w: logits shape %v, want N x %d", robust.ErrShape, s, k)
 	}
 	return robust.Float64s(z)
-}
-
-// softmaxAdd adds softmax(z) to acc, computed stably.
-func softmaxAdd(z, acc []float64) {
-	mx := math.Inf(-1)
-	for _, v := range z {
-		mx = math.Max(mx, v)
-	}
-	s := 0.0
-	for _, v := range z {
-		s += math.Exp(v - mx)
-	}
-	for j, v := range z {
-		acc[j] += math.Exp(v-mx) / s
-	}
 }

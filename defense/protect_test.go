@@ -9,6 +9,8 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"github.com/gorobust/gorobust/internal/mix"
+	"github.com/gorobust/gorobust/internal/softmax"
 	"github.com/gorobust/gorobust/internal/testmodel"
 	"github.com/gorobust/gorobust/robust"
 )
@@ -114,7 +116,7 @@ func TestProtectEOT(t *testing.T) {
 	wl := make([]float64, len(l))
 	wg := make([]float64, len(g))
 	for s := 0; s < draws; s++ {
-		sd := mix(seed, streamGradient, uint64(s))
+		sd := mix.Hash(seed, streamGradient, uint64(s))
 		xs, err := c.forward(ctx, x, m.Bounds(), sd)
 		if err != nil {
 			t.Fatal(err)
@@ -204,7 +206,7 @@ func TestProtectRandomness(t *testing.T) {
 	}
 	// The draw Logits uses is not the first draw of LossGrad.
 	xp, _ := p.Preprocess(ctx, x, 0)
-	xg, _ := GaussianNoise{Sigma: 0.2}.Apply(ctx, x, m.Bounds(), stageSeed(mix(5, streamGradient, 0), 0))
+	xg, _ := GaussianNoise{Sigma: 0.2}.Apply(ctx, x, m.Bounds(), stageSeed(mix.Hash(5, streamGradient, 0), 0))
 	if equal32(data32(t, xp), data32(t, xg)) {
 		t.Error("prediction and gradient draws coincide")
 	}
@@ -222,7 +224,7 @@ func TestProtectRandomness(t *testing.T) {
 		zs, _ := m.Logits(ctx, xs)
 		zd, _ := robust.Float64s(zs)
 		for i := 0; i < len(want)/k; i++ {
-			softmaxAdd(zd[i*k:(i+1)*k], want[i*k:(i+1)*k])
+			softmax.Accumulate(zd[i*k:(i+1)*k], want[i*k:(i+1)*k])
 		}
 	}
 	for j, v := range data32(t, za) {

@@ -7,6 +7,7 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"github.com/gorobust/gorobust/internal/softmax"
 	"github.com/gorobust/gorobust/robust"
 )
 
@@ -80,7 +81,7 @@ func (r *Rejecting) logProbs(ctx context.Context, x *tensor.Dense) (int, []float
 		return 0, nil, fmt.Errorf("defense: Rejecting: %w", err)
 	}
 	n := len(zs) / k
-	return n, logSoftmaxRows(zs, n, k), nil
+	return n, softmax.LogRows(zs, n, k), nil
 }
 
 // decide returns example i's prediction: its top class, or Abstain.

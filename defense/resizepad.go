@@ -38,8 +38,8 @@ const MaxResizePadRatio = 4
 // bounds without clipping.
 //
 // Cost: about 4(H+W) multiply-adds per value. Randomized: example i's size
-// and offset come from a PCG generator seeded by ExampleSeed(seed,
-// example i); all channels of an image share them.
+// and offset come from a PCG generator seeded by a hash of seed and
+// example i's values; all channels of an image share them.
 type RandomResizePad struct {
 	// Ratio is the canvas side over the image side, in (1,
 	// MaxResizePadRatio]; the canvas must be at least one pixel larger than

@@ -9,6 +9,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/gorobust/gorobust/attack"
+	"github.com/gorobust/gorobust/internal/softmax"
 	"github.com/gorobust/gorobust/internal/testmodel"
 	"github.com/gorobust/gorobust/robust"
 )
@@ -69,7 +70,7 @@ func TestLogitsVJP(t *testing.T) {
 	zd, _ := robust.Float64s(z)
 	g := make([]float64, len(zd))
 	for i := range y {
-		softmaxAdd(zd[i*k:(i+1)*k], g[i*k:(i+1)*k])
+		softmax.Accumulate(zd[i*k:(i+1)*k], g[i*k:(i+1)*k])
 		g[i*k+y[i]]--
 	}
 	got, err := logitsVJP(context.Background(), m, x, g, k)
@@ -107,7 +108,7 @@ func TestEnsemble(t *testing.T) {
 		for _, m := range []robust.Classifier{a, b, c} {
 			z, _ := m.Logits(ctx, rows(x, i, i+1))
 			zd, _ := robust.Float64s(z)
-			softmaxAdd(zd, mean)
+			softmax.Accumulate(zd, mean)
 			for j := range zd {
 				meanZ[j] += zd[j] / 3
 			}
@@ -162,7 +163,7 @@ func TestReject(t *testing.T) {
 	tops := make([]float64, 40)
 	for i := range tops {
 		p := make([]float64, k)
-		softmaxAdd(zd[i*k:(i+1)*k], p)
+		softmax.Accumulate(zd[i*k:(i+1)*k], p)
 		for _, v := range p {
 			tops[i] = math.Max(tops[i], v)
 		}
@@ -286,7 +287,7 @@ func TestHarden(t *testing.T) {
 		qd, _ := robust.Float64s(q)
 		for i := 0; i < 30; i++ {
 			p := make([]float64, k)
-			softmaxAdd(zd[i*k:(i+1)*k], p)
+			softmax.Accumulate(zd[i*k:(i+1)*k], p)
 			if !tc.check(i, p, qd[i*k:(i+1)*k]) {
 				t.Errorf("%s: example %d: probabilities %v revealed as %v", tc.name, i, p, qd[i*k:(i+1)*k])
 			}

@@ -5,6 +5,8 @@ import (
 	"math"
 
 	"gorgonia.org/tensor"
+
+	"github.com/gorobust/gorobust/internal/softmax"
 )
 
 // ObjectiveKind names an attack objective. Every kind is defined so that
@@ -163,7 +165,7 @@ func (o Objective) Eval(logits []float64, n, k int, loss, grad []float64) {
 		}
 		switch o.Kind {
 		case CrossEntropy, TargetedCrossEntropy:
-			lse := softmax(z, p)
+			lse := softmax.Into(z, p)
 			c, sign := 0, 1.0
 			if o.Kind == CrossEntropy {
 				c = o.Labels[i]
@@ -218,7 +220,7 @@ func (o Objective) Eval(logits []float64, n, k int, loss, grad []float64) {
 				g[pi[3]] -= a / (2 * d * d)
 			}
 		case KL:
-			lse := softmax(z, p)
+			lse := softmax.Into(z, p)
 			r := ref[i*k : (i+1)*k]
 			l := 0.0
 			for j := range r {
@@ -235,24 +237,6 @@ func (o Objective) Eval(logits []float64, n, k int, loss, grad []float64) {
 			}
 		}
 	}
-}
-
-// softmax writes softmax(z) into p and returns log-sum-exp(z), computed
-// stably by shifting with the maximum.
-func softmax(z, p []float64) float64 {
-	mx := math.Inf(-1)
-	for _, v := range z {
-		mx = math.Max(mx, v)
-	}
-	s := 0.0
-	for j, v := range z {
-		p[j] = math.Exp(v - mx)
-		s += p[j]
-	}
-	for j := range p {
-		p[j] /= s
-	}
-	return mx + math.Log(s)
 }
 
 // argmaxExcept returns the index of the largest z[j], j != skip; ties go to

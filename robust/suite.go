@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/gorobust/gorobust/internal/mix"
 )
 
 // Norm names for Suite.Norm: the distance in which a suite's epsilons and the
@@ -217,21 +219,5 @@ func (s Suite) largeEps(b Bounds, d int) float64 {
 // not depend on the order of attacks or epsilons in the suite, so a batch
 // can be rerun alone. It mixes its inputs with SplitMix64 and FNV-1a.
 func BatchSeed(seed uint64, name string, eps float64, j int) uint64 {
-	h := uint64(14695981039346656037) // FNV-1a offset basis
-	for i := 0; i < len(name); i++ {
-		h ^= uint64(name[i])
-		h *= 1099511628211
-	}
-	s := splitMix(seed ^ splitMix(h))
-	s = splitMix(s ^ math.Float64bits(eps))
-	return splitMix(s ^ uint64(j))
-}
-
-// splitMix is the SplitMix64 finalizer: a bijection that spreads every input
-// bit over the output.
-func splitMix(z uint64) uint64 {
-	z += 0x9e3779b97f4a7c15
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	return z ^ (z >> 31)
+	return mix.Named(seed, name, eps, j)
 }

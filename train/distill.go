@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/gorobust/gorobust/robust"
 	"gorgonia.org/tensor"
+
+	"github.com/gorobust/gorobust/internal/softmax"
+	"github.com/gorobust/gorobust/robust"
 )
 
 // Distill trains student by defensive distillation (Papernot et al. 2016,
@@ -67,7 +69,7 @@ func softLabels(ctx context.Context, teacher robust.Classifier, ds robust.Datase
 					return nil, fmt.Errorf("train: teacher: %w: logit of example %d", robust.ErrNonFinite, a+i)
 				}
 			}
-			softmaxInto(row, out[(a+i)*k:(a+i+1)*k])
+			softmax.Into(row, out[(a+i)*k:(a+i+1)*k])
 		}
 	}
 	return out, nil

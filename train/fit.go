@@ -8,9 +8,11 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"gorgonia.org/tensor"
+
+	"github.com/gorobust/gorobust/internal/mix"
 	"github.com/gorobust/gorobust/robust"
 	"github.com/gorobust/gorobust/robust/nn"
-	"gorgonia.org/tensor"
 )
 
 // EpochStats summarises one epoch.
@@ -153,17 +155,9 @@ type run struct {
 // draw fresh shuffles, random starts and dropout masks.
 func (r *run) seed() uint64 {
 	if n := r.st.History.Rollbacks; n > 0 {
-		return mix(r.cfg.Seed, streamRollback, uint64(n))
+		return mix.Stream(r.cfg.Seed, streamRollback, uint64(n))
 	}
 	return r.cfg.Seed
-}
-
-// mix derives independent seeds from the trainer's seed (SplitMix64).
-func mix(seed, stream, i uint64) uint64 {
-	z := seed + stream*0x9e3779b97f4a7c15 + i*0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	return z ^ (z >> 31)
 }
 
 const (
@@ -177,7 +171,7 @@ const (
 
 func (r *run) batches(epoch int) [][]int {
 	idx := append([]int(nil), r.trainIdx...)
-	rng := rand.New(rand.NewPCG(mix(r.seed(), streamShuffle, uint64(epoch)), 0))
+	rng := rand.New(rand.NewPCG(mix.Stream(r.seed(), streamShuffle, uint64(epoch)), 0))
 	rng.Shuffle(len(idx), func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
 	var out [][]int
 	for a := 0; a < len(idx); a += r.cfg.BatchSize {
@@ -271,7 +265,7 @@ func (r *run) batch(ctx context.Context, idx []int, lr float64) (float64, float6
 	}
 	step := uint64(st.Step)
 	if c.Augment != nil {
-		if x, err = c.Augment(ctx, x, mix(r.seed(), streamAugment, step)); err != nil {
+		if x, err = c.Augment(ctx, x, mix.Stream(r.seed(), streamAugment, step)); err != nil {
 			return 0, 0, fmt.Errorf("train: augment at epoch %d, batch %d: %w", st.Epoch, st.Batch, err)
 		}
 		if _, xd, err = robust.Images(x); err != nil {
@@ -281,7 +275,7 @@ func (r *run) batch(ctx context.Context, idx []int, lr float64) (float64, float6
 			return 0, 0, r.nonFinite("augmented input")
 		}
 	}
-	loss := nn.TrainLoss{Labels: y, Temperature: c.Temperature, Seed: mix(r.seed(), streamDropout, step)}
+	loss := nn.TrainLoss{Labels: y, Temperature: c.Temperature, Seed: mix.Stream(r.seed(), streamDropout, step)}
 	if sd, ok := r.ds.(softLabeled); ok {
 		loss = nn.TrainLoss{Kind: nn.SoftTargets, Soft: sd.Soft(idx), Temperature: c.Temperature, Seed: loss.Seed}
 	}
@@ -291,7 +285,7 @@ func (r *run) batch(ctx context.Context, idx []int, lr float64) (float64, float6
 	case PGDAT, FGSMRS:
 		a := c.Attack
 		if rs, ok := a.(robust.Reseedable); ok {
-			a = rs.WithSeed(mix(r.seed(), streamAttack, step))
+			a = rs.WithSeed(mix.Stream(r.seed(), streamAttack, step))
 		}
 		if in, err = a.Perturb(ctx, m, x, y); err != nil {
 			return 0, 0, fmt.Errorf("train: attack at epoch %d, batch %d: %w", st.Epoch, st.Batch, err)
@@ -301,7 +295,7 @@ func (r *run) batch(ctx context.Context, idx []int, lr float64) (float64, float6
 			cleanLoss = &cl
 		}
 	case TRADES:
-		adv, err := tradesAdversary(ctx, m, x, c.TRADES, mix(r.seed(), streamTRADES, step))
+		adv, err := tradesAdversary(ctx, m, x, c.TRADES, mix.Stream(r.seed(), streamTRADES, step))
 		if err != nil {
 			return 0, 0, fmt.Errorf("train: TRADES attack at epoch %d, batch %d: %w", st.Epoch, st.Batch, err)
 		}
@@ -420,7 +414,7 @@ func (r *run) endEpoch(ctx context.Context, d time.Duration, lr float64) (bool, 
 		if c.EarlyStop != nil {
 			atk = c.EarlyStop.Attack
 			if rs, ok := atk.(robust.Reseedable); ok {
-				atk = rs.WithSeed(mix(r.seed(), streamAttack, uint64(1<<40+st.Epoch)))
+				atk = rs.WithSeed(mix.Stream(r.seed(), streamAttack, uint64(1<<40+st.Epoch)))
 			}
 		}
 		clean, rob, err := Accuracy(ctx, r.m, r.ds, r.valIdx, atk, c.BatchSize)

@@ -2,11 +2,12 @@ package train
 
 import (
 	"context"
-	"math"
 	"math/rand/v2"
 
-	"github.com/gorobust/gorobust/robust"
 	"gorgonia.org/tensor"
+
+	"github.com/gorobust/gorobust/internal/softmax"
+	"github.com/gorobust/gorobust/robust"
 )
 
 // tradesAdversary is the TRADES inner maximisation: starting from
@@ -29,7 +30,7 @@ func tradesAdversary(ctx context.Context, m Model, x *tensor.Dense, cfg TRADESCo
 	k := len(zd) / n
 	ref := make([]float64, len(zd))
 	for i := 0; i < n; i++ {
-		softmaxInto(zd[i*k:(i+1)*k], ref[i*k:(i+1)*k])
+		softmax.Into(zd[i*k:(i+1)*k], ref[i*k:(i+1)*k])
 	}
 	obj := robust.Objective{Kind: robust.KL, Reference: tensor.New(tensor.WithShape(n, k), tensor.WithBacking(ref))}
 	b := m.Bounds()
@@ -71,19 +72,4 @@ func sign(v float32) float32 {
 func project(v, x, eps float32, b robust.Bounds) float32 {
 	v = min(max(v, x-eps), x+eps)
 	return min(max(v, b.Min), b.Max)
-}
-
-func softmaxInto(z, p []float64) {
-	mx := math.Inf(-1)
-	for _, v := range z {
-		mx = math.Max(mx, v)
-	}
-	s := 0.0
-	for j, v := range z {
-		p[j] = math.Exp(v - mx)
-		s += p[j]
-	}
-	for j := range p {
-		p[j] /= s
-	}
 }

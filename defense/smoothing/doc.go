@@ -50,7 +50,7 @@
 // # Randomness, cost and concurrency
 //
 // Example i's noise is drawn from a PCG generator seeded by Options.Seed,
-// the phase (selection, estimation or prediction) and defense.ExampleSeed
+// the phase (selection, estimation or prediction) and a hash
 // of its values, so results are a function of the seed and the input: they
 // do not depend on Options.Batch, on the rest of the batch or on earlier
 // calls. Certify costs n0 + n base classifier evaluations per example,

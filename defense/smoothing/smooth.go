@@ -9,6 +9,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/gorobust/gorobust/defense"
+	"github.com/gorobust/gorobust/internal/mix"
 	"github.com/gorobust/gorobust/robust"
 )
 
@@ -116,7 +117,7 @@ type Certificate struct {
 // classifier is in effect f(clip(.)); the theorem holds for any base
 // classifier, so clipping leaves the certificate valid (the paper does not
 // clip). Example i's noise comes from a generator seeded by the seed, the
-// phase (selection or estimation) and defense.ExampleSeed of its values.
+// phase (selection or estimation) and a hash of its values.
 //
 // Cost: n0 + n base classifier evaluations per example, in batches of
 // Options.Batch. ctx is checked before every batch.
@@ -210,7 +211,7 @@ func (s *Smoothed) counts(ctx context.Context, x *tensor.Dense, ex []float32, nu
 	k := s.base.NumClasses()
 	b := s.base.Bounds()
 	lo, hi := float64(b.Min), float64(b.Max)
-	rng := rand.New(rand.NewPCG(defense.ExampleSeed(s.seed, ex), stream))
+	rng := rand.New(rand.NewPCG(mix.Values(s.seed, ex), stream))
 	shape := x.Shape().Clone()
 	counts := make([]int, k)
 	for done := 0; done < num; {

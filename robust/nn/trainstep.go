@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/gorobust/gorobust/internal/engine"
-	"github.com/gorobust/gorobust/robust"
 	"gorgonia.org/tensor"
+
+	"github.com/gorobust/gorobust/internal/engine"
+	"github.com/gorobust/gorobust/internal/softmax"
+	"github.com/gorobust/gorobust/robust"
 )
 
 // LossKind selects a training loss.
@@ -207,22 +209,6 @@ func concatRows(a, b *tensor.Dense) *tensor.Dense {
 	}
 }
 
-// logSoftmax writes log softmax(u) into out.
-func logSoftmax(u, out []float64) {
-	mx := math.Inf(-1)
-	for _, v := range u {
-		mx = math.Max(mx, v)
-	}
-	s := 0.0
-	for _, v := range u {
-		s += math.Exp(v - mx)
-	}
-	lse := mx + math.Log(s)
-	for j, v := range u {
-		out[j] = v - lse
-	}
-}
-
 // temperedCE is scale * CE(softmax(z/t), q) per row and its gradient with
 // respect to z: scale * (softmax(z/t) - q) / t.
 func temperedCE(z []float64, n, k int, t, scale float64, q func(i, j int) float64, loss, grad []float64) {
@@ -232,7 +218,7 @@ func temperedCE(z []float64, n, k int, t, scale float64, q func(i, j int) float6
 		for j := range u {
 			u[j] = z[i*k+j] / t
 		}
-		logSoftmax(u, lp)
+		softmax.Log(u, lp)
 		l := 0.0
 		for j := range lp {
 			qj := q(i, j)
@@ -250,8 +236,8 @@ func tradesLoss(z []float64, m, k int, labels []int, beta, scale float64, loss, 
 	lp := make([]float64, k)
 	lq := make([]float64, k)
 	for i := 0; i < m; i++ {
-		logSoftmax(z[i*k:(i+1)*k], lp)
-		logSoftmax(z[(m+i)*k:(m+i+1)*k], lq)
+		softmax.Log(z[i*k:(i+1)*k], lp)
+		softmax.Log(z[(m+i)*k:(m+i+1)*k], lq)
 		kl := 0.0
 		for j := range lp {
 			kl += math.Exp(lp[j]) * (lp[j] - lq[j])
