@@ -6,6 +6,7 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"github.com/gorobust/gorobust/internal/tensors"
 	"github.com/gorobust/gorobust/robust"
 )
 
@@ -101,7 +102,7 @@ func prepare(name string, m robust.Classifier, x *tensor.Dense, y, targets []int
 	if err := b.Validate(); err != nil {
 		return nil, fmt.Errorf("attack: %s: model bounds: %w", name, err)
 	}
-	n, xs, err := robust.CheckImages(x, b)
+	n, xs, err := tensors.CheckImages(x, b)
 	if err != nil {
 		return nil, fmt.Errorf("attack: %s: x: %w", name, err)
 	}

@@ -31,7 +31,7 @@
 // argmax differs from the label (untargeted) or equals the target
 // (targeted). Attacks with restarts keep each example's worst case: the
 // first candidate that succeeded, otherwise the one of highest loss. Clean
-// misclassifications are not special-cased: robust.Evaluate counts them as
+// misclassifications are not special-cased: eval.Evaluate counts them as
 // not robust.
 //
 // # The attacks

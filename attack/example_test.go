@@ -8,6 +8,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/gorobust/gorobust/attack"
+	"github.com/gorobust/gorobust/internal/tensors"
 	"github.com/gorobust/gorobust/internal/testmodel"
 	"github.com/gorobust/gorobust/robust"
 )
@@ -18,7 +19,7 @@ func predictions(m robust.Classifier, x *tensor.Dense) []int {
 	if err != nil {
 		panic(err)
 	}
-	p, err := robust.Argmax(z)
+	p, err := tensors.Argmax(z)
 	if err != nil {
 		panic(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/gorobust/gorobust/attack"
+	"github.com/gorobust/gorobust/internal/tensors"
 	"github.com/gorobust/gorobust/internal/testmodel"
 	"github.com/gorobust/gorobust/robust"
 )
@@ -262,7 +263,7 @@ func accuracy(t testing.TB, m robust.Classifier, x *tensor.Dense, want []int) fl
 	if err != nil {
 		t.Fatal(err)
 	}
-	pred, err := robust.Argmax(z)
+	pred, err := tensors.Argmax(z)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,7 +283,7 @@ func meanLoss(t testing.TB, m robust.Classifier, x *tensor.Dense, y []int, kind 
 	if err != nil {
 		t.Fatal(err)
 	}
-	zs, err := robust.Float64s(z)
+	zs, err := tensors.Float64s(z)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,12 +4,14 @@ import (
 	"context"
 	"testing"
 
+	"gorgonia.org/tensor"
+
 	"github.com/gorobust/gorobust/attack"
 	"github.com/gorobust/gorobust/internal/mnistmodels"
+	"github.com/gorobust/gorobust/internal/tensors"
 	"github.com/gorobust/gorobust/robust"
 	"github.com/gorobust/gorobust/robust/data/mnist"
 	"github.com/gorobust/gorobust/robust/nn"
-	"gorgonia.org/tensor"
 )
 
 // mnistBatch returns the undefended reference CNN of internal/mnistmodels
@@ -37,7 +39,7 @@ func mnistBatch(t testing.TB, n int) (*nn.Model, *tensor.Dense, []int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pred, _ := robust.Argmax(z)
+	pred, _ := tensors.Argmax(z)
 	var keep []int
 	for i := range pred {
 		if pred[i] == y[i] && len(keep) < n {

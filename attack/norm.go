@@ -7,6 +7,7 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"github.com/gorobust/gorobust/internal/tensors"
 	"github.com/gorobust/gorobust/robust"
 )
 
@@ -51,11 +52,11 @@ func (n Norm) Distances(x, xAdv *tensor.Dense) ([]float64, error) {
 	if !n.valid() {
 		return nil, configErr("unknown norm %d", int(n))
 	}
-	nx, a, err := robust.Images(x)
+	nx, a, err := tensors.Images(x)
 	if err != nil {
 		return nil, fmt.Errorf("attack: x: %w", err)
 	}
-	_, b, err := robust.Images(xAdv)
+	_, b, err := tensors.Images(xAdv)
 	if err != nil {
 		return nil, fmt.Errorf("attack: x_adv: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"github.com/gorobust/gorobust/internal/tensors"
 	"github.com/gorobust/gorobust/robust"
 )
 
@@ -108,7 +109,7 @@ func (p *problem) lossGrad(ctx context.Context, m robust.Differentiable, v []flo
 	if g == nil {
 		return nil, nil, fmt.Errorf("model returned a nil gradient: %w", robust.ErrShape)
 	}
-	_, gs, err := robust.Images(g)
+	_, gs, err := tensors.Images(g)
 	if err != nil || len(gs) != len(v) {
 		return nil, nil, fmt.Errorf("model gradient has shape %v dtype %v, want (%d, %d, %d, %d) float32: %w",
 			g.Shape(), g.Dtype(), p.n, p.c, p.h, p.w, robust.ErrShape)
@@ -139,7 +140,7 @@ func (p *problem) logits(ctx context.Context, m robust.Classifier, v []float32) 
 	if s := t.Shape(); len(s) != 2 || s[0] != p.n || s[1] != p.k {
 		return nil, fmt.Errorf("model logits have shape %v, want (%d, %d): %w", s, p.n, p.k, robust.ErrShape)
 	}
-	z, err := robust.Float64s(t)
+	z, err := tensors.Float64s(t)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/gorobust/gorobust/attack"
+	"github.com/gorobust/gorobust/internal/tensors"
 	"github.com/gorobust/gorobust/internal/testmodel"
 	"github.com/gorobust/gorobust/robust"
 )
@@ -220,8 +221,8 @@ func perExample(t *testing.T, m robust.Classifier, x *tensor.Dense, y []int) ([]
 	if err != nil {
 		t.Fatal(err)
 	}
-	zs, _ := robust.Float64s(z)
-	pred, _ := robust.Argmax(z)
+	zs, _ := tensors.Float64s(z)
+	pred, _ := tensors.Argmax(z)
 	k := m.NumClasses()
 	loss := make([]float64, len(y))
 	robust.Objective{Kind: robust.CrossEntropy, Labels: y}.Eval(zs, len(y), k, loss, nil)

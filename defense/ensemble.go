@@ -8,6 +8,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/gorobust/gorobust/internal/softmax"
+	"github.com/gorobust/gorobust/internal/tensors"
 	"github.com/gorobust/gorobust/robust"
 )
 
@@ -76,7 +77,7 @@ func (e *Ensembled) Bounds() robust.Bounds { return e.bounds }
 
 // forward returns every member's logits and the ensemble's, n x k each.
 func (e *Ensembled) forward(ctx context.Context, x *tensor.Dense) (n int, zs [][]float64, out []float64, err error) {
-	n, _, err = robust.CheckImages(x, e.bounds)
+	n, _, err = tensors.CheckImages(x, e.bounds)
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("defense: Ensembled: %w", err)
 	}

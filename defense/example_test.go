@@ -9,6 +9,7 @@ import (
 	"github.com/gorobust/gorobust/attack"
 	"github.com/gorobust/gorobust/defense"
 	"github.com/gorobust/gorobust/internal/mnistmodels"
+	"github.com/gorobust/gorobust/internal/tensors"
 	"github.com/gorobust/gorobust/internal/testmodel"
 	"github.com/gorobust/gorobust/robust"
 	"github.com/gorobust/gorobust/robust/data/mnist"
@@ -20,7 +21,7 @@ func correct(m robust.Classifier, x *tensor.Dense, y []int) int {
 	if err != nil {
 		panic(err)
 	}
-	p, err := robust.Argmax(z)
+	p, err := tensors.Argmax(z)
 	if err != nil {
 		panic(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/gorobust/gorobust/internal/mnistmodels"
+	"github.com/gorobust/gorobust/internal/tensors"
 	"github.com/gorobust/gorobust/robust"
 	"github.com/gorobust/gorobust/robust/data/mnist"
 	"github.com/gorobust/gorobust/robust/nn"
@@ -99,7 +100,7 @@ func accuracy(t testing.TB, m robust.Classifier, x *tensor.Dense, y []int) float
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := robust.Argmax(z)
+	p, err := tensors.Argmax(z)
 	if err != nil {
 		t.Fatal(err)
 	}

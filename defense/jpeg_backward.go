@@ -7,6 +7,7 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"github.com/gorobust/gorobust/internal/tensors"
 	"github.com/gorobust/gorobust/robust"
 )
 
@@ -70,7 +71,7 @@ func (p JPEG) ApproxBackward(ctx context.Context, x *tensor.Dense, b robust.Boun
 	if grad == nil || !grad.Shape().Eq(x.Shape()) {
 		return nil, fmt.Errorf("defense: JPEG.ApproxBackward: %w: the gradient must have the input's shape %v", robust.ErrShape, x.Shape())
 	}
-	gs, err := robust.Float64s(grad)
+	gs, err := tensors.Float64s(grad)
 	if err != nil {
 		return nil, fmt.Errorf("defense: JPEG.ApproxBackward: %w", err)
 	}

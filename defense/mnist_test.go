@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/gorobust/gorobust/attack"
+	"github.com/gorobust/gorobust/internal/tensors"
 	"github.com/gorobust/gorobust/robust"
 )
 
@@ -28,8 +29,8 @@ func TestMNISTHonestEvaluation(t *testing.T) {
 		// Clean mistakes count as not robust.
 		zc, _ := judge.Logits(ctx, x)
 		za, _ := judge.Logits(ctx, xa)
-		pc, _ := robust.Argmax(zc)
-		pa, _ := robust.Argmax(za)
+		pc, _ := tensors.Argmax(zc)
+		pa, _ := tensors.Argmax(za)
 		c := 0
 		for i := range y {
 			if pc[i] == y[i] && pa[i] == y[i] {

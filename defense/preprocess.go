@@ -9,6 +9,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/gorobust/gorobust/internal/mix"
+	"github.com/gorobust/gorobust/internal/tensors"
 	"github.com/gorobust/gorobust/robust"
 )
 
@@ -57,7 +58,7 @@ func checkInput(name string, x *tensor.Dense, b robust.Bounds) (n, c, h, w int, 
 	if err := b.Validate(); err != nil {
 		return 0, 0, 0, 0, nil, fmt.Errorf("defense: %s: %w", name, err)
 	}
-	n, d, err = robust.CheckImages(x, b)
+	n, d, err = tensors.CheckImages(x, b)
 	if err != nil {
 		return 0, 0, 0, 0, nil, fmt.Errorf("defense: %s: %w", name, err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gorobust/gorobust/internal/mix"
 	"github.com/gorobust/gorobust/internal/softmax"
+	"github.com/gorobust/gorobust/internal/tensors"
 	"github.com/gorobust/gorobust/robust"
 )
 
@@ -225,7 +226,7 @@ func (p *Protected) LossGrad(ctx context.Context, x *tensor.Dense, obj robust.Ob
 	if !ok {
 		return nil, nil, fmt.Errorf("defense: Protected.LossGrad: %w", robust.ErrNoGradient)
 	}
-	n, _, err := robust.CheckImages(x, p.Bounds())
+	n, _, err := tensors.CheckImages(x, p.Bounds())
 	if err != nil {
 		return nil, nil, fmt.Errorf("defense: Protected.LossGrad: %w", err)
 	}
@@ -255,7 +256,7 @@ func (p *Protected) LossGrad(ctx context.Context, x *tensor.Dense, obj robust.Ob
 		} else if g, err = p.chain.backward(ctx, xs, p.Bounds(), seed, g, p.opts.Gradient == BPDAIdentity); err != nil {
 			return nil, nil, err
 		}
-		gd, err := robust.Float64s(g)
+		gd, err := tensors.Float64s(g)
 		if err != nil || len(gd) != x.Shape().TotalSize() || len(l) != n {
 			return nil, nil, fmt.Errorf("defense: Protected.LossGrad: %w: model returned %d losses and gradient shape %v for %d inputs of shape %v", robust.ErrShape, len(l), g.Shape(), n, x.Shape())
 		}
@@ -284,5 +285,5 @@ func logitRows(z *tensor.Dense, k int) ([]float64, error) {
 	if s := z.Shape(); len(s) != 2 || s[1] != k {
 		return nil, fmt.Errorf("%w: logits shape %v, want N x %d", robust.ErrShape, s, k)
 	}
-	return robust.Float64s(z)
+	return tensors.Float64s(z)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gorobust/gorobust/internal/mix"
 	"github.com/gorobust/gorobust/internal/softmax"
+	"github.com/gorobust/gorobust/internal/tensors"
 	"github.com/gorobust/gorobust/internal/testmodel"
 	"github.com/gorobust/gorobust/robust"
 )
@@ -222,7 +223,7 @@ func TestProtectRandomness(t *testing.T) {
 	for s := 0; s < 4; s++ {
 		xs, _ := avg.Preprocess(ctx, x, s)
 		zs, _ := m.Logits(ctx, xs)
-		zd, _ := robust.Float64s(zs)
+		zd, _ := tensors.Float64s(zs)
 		for i := 0; i < len(want)/k; i++ {
 			softmax.Accumulate(zd[i*k:(i+1)*k], want[i*k:(i+1)*k])
 		}

@@ -8,6 +8,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/gorobust/gorobust/internal/softmax"
+	"github.com/gorobust/gorobust/internal/tensors"
 	"github.com/gorobust/gorobust/robust"
 )
 
@@ -21,7 +22,7 @@ const Abstain = -1
 // K+1 classes: its logits are the model's log-probabilities followed by
 // log(threshold) in column K, so the argmax is K exactly when the model
 // abstains. An abstention therefore never equals a true label: evaluators
-// (robust.Evaluate, train.Accuracy) count it as not correct without knowing
+// (eval.Evaluate, train.Accuracy) count it as not correct without knowing
 // about rejection, and an attack that drives an example into abstention
 // succeeds, as it should under that accounting. Predict and Score report
 // abstentions explicitly.
@@ -156,7 +157,7 @@ func (r *Rejecting) LossGrad(ctx context.Context, x *tensor.Dense, obj robust.Ob
 	if !ok {
 		return nil, nil, fmt.Errorf("defense: Rejecting.LossGrad: %w", robust.ErrNoGradient)
 	}
-	if _, _, err := robust.CheckImages(x, r.Bounds()); err != nil {
+	if _, _, err := tensors.CheckImages(x, r.Bounds()); err != nil {
 		return nil, nil, fmt.Errorf("defense: Rejecting.LossGrad: %w", err)
 	}
 	n, lp, err := r.logProbs(ctx, x)

@@ -8,6 +8,7 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"github.com/gorobust/gorobust/internal/tensors"
 	"github.com/gorobust/gorobust/robust"
 )
 
@@ -139,7 +140,7 @@ func (p RandomResizePad) Backward(ctx context.Context, x *tensor.Dense, b robust
 	if grad == nil || !grad.Shape().Eq(x.Shape()) {
 		return nil, fmt.Errorf("defense: RandomResizePad.Backward: %w: gradient and input shapes differ", robust.ErrShape)
 	}
-	if _, _, err := robust.Images(grad); err != nil {
+	if _, _, err := tensors.Images(grad); err != nil {
 		return nil, fmt.Errorf("defense: RandomResizePad.Backward: gradient: %w", err)
 	}
 	return p.run(ctx, x, b, seed, grad)

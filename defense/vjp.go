@@ -6,6 +6,7 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"github.com/gorobust/gorobust/internal/tensors"
 	"github.com/gorobust/gorobust/robust"
 )
 
@@ -28,7 +29,7 @@ import (
 // Cost: one LossGrad call on twice the batch, or one LogitsVJP call when m
 // is a robust.LogitsVJPer.
 func logitsVJP(ctx context.Context, m robust.Differentiable, x *tensor.Dense, g []float64, k int) ([]float64, error) {
-	n, d, err := robust.Images(x)
+	n, d, err := tensors.Images(x)
 	if err != nil {
 		return nil, err
 	}
@@ -37,7 +38,7 @@ func logitsVJP(ctx context.Context, m robust.Differentiable, x *tensor.Dense, g 
 		if err != nil {
 			return nil, err
 		}
-		out, err := robust.Float64s(gr)
+		out, err := tensors.Float64s(gr)
 		if err != nil {
 			return nil, err
 		}
@@ -87,12 +88,12 @@ func logitsVJP(ctx context.Context, m robust.Differentiable, x *tensor.Dense, g 
 	copy(xx[len(d):], d)
 	shape := x.Shape().Clone()
 	shape[0] = 2 * n
-	obj := robust.Objective{Kind: robust.KL, Reference: tensor.New(tensor.WithShape(2*n, k), tensor.WithBacking(ref))}
+	obj := robust.Objective{Kind: robust.KL, Reference: ref}
 	_, gr, err := m.LossGrad(ctx, tensor.New(tensor.WithShape(shape...), tensor.WithBacking(xx)), obj)
 	if err != nil {
 		return nil, err
 	}
-	gd, err := robust.Float64s(gr)
+	gd, err := tensors.Float64s(gr)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gorobust/gorobust/attack"
 	"github.com/gorobust/gorobust/internal/softmax"
+	"github.com/gorobust/gorobust/internal/tensors"
 	"github.com/gorobust/gorobust/internal/testmodel"
 	"github.com/gorobust/gorobust/robust"
 )
@@ -67,7 +68,7 @@ func TestLogitsVJP(t *testing.T) {
 	m, x, y := blobs(t, 10)
 	k := m.NumClasses()
 	z, _ := m.Logits(context.Background(), x)
-	zd, _ := robust.Float64s(z)
+	zd, _ := tensors.Float64s(z)
 	g := make([]float64, len(zd))
 	for i := range y {
 		softmax.Accumulate(zd[i*k:(i+1)*k], g[i*k:(i+1)*k])
@@ -107,7 +108,7 @@ func TestEnsemble(t *testing.T) {
 		meanZ := make([]float64, k)
 		for _, m := range []robust.Classifier{a, b, c} {
 			z, _ := m.Logits(ctx, rows(x, i, i+1))
-			zd, _ := robust.Float64s(z)
+			zd, _ := tensors.Float64s(z)
 			softmax.Accumulate(zd, mean)
 			for j := range zd {
 				meanZ[j] += zd[j] / 3
@@ -122,14 +123,14 @@ func TestEnsemble(t *testing.T) {
 			}
 		}
 	}
-	ref := make([]float32, 6*k)
+	ref := make([]float64, 6*k)
 	for i := range ref {
 		ref[i] = 0.2
 	}
 	objs := []robust.Objective{
 		{Kind: robust.CrossEntropy, Labels: y},
 		{Kind: robust.TargetedCrossEntropy, Labels: y, Targets: []int{1, 2, 3, 4, 0, 1}},
-		{Kind: robust.KL, Reference: tensor.New(tensor.WithShape(6, k), tensor.WithBacking(ref))},
+		{Kind: robust.KL, Reference: ref},
 	}
 	for _, obj := range objs {
 		checkGradient(t, "Ensemble "+obj.Kind.String(), probs, x, obj)
@@ -158,7 +159,7 @@ func TestReject(t *testing.T) {
 	x := interior(40)
 	k := m.NumClasses()
 	z, _ := m.Logits(ctx, x)
-	zd, _ := robust.Float64s(z)
+	zd, _ := tensors.Float64s(z)
 	// A threshold at the median top probability makes about half abstain.
 	tops := make([]float64, 40)
 	for i := range tops {
@@ -181,8 +182,8 @@ func TestReject(t *testing.T) {
 		t.Fatal(err)
 	}
 	zr, _ := r.Logits(ctx, x)
-	arg, _ := robust.Argmax(zr)
-	base, _ := robust.Argmax(z)
+	arg, _ := tensors.Argmax(zr)
+	base, _ := tensors.Argmax(z)
 	abst := 0
 	for i, p := range pred {
 		want := base[i]
@@ -240,8 +241,8 @@ func TestHarden(t *testing.T) {
 	x := interior(30)
 	k := m.NumClasses()
 	z, _ := m.Logits(ctx, x)
-	base, _ := robust.Argmax(z)
-	zd, _ := robust.Float64s(z)
+	base, _ := tensors.Argmax(z)
+	zd, _ := tensors.Float64s(z)
 	for _, tc := range []struct {
 		name  string
 		h     Hardening
@@ -284,7 +285,7 @@ func TestHarden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		qd, _ := robust.Float64s(q)
+		qd, _ := tensors.Float64s(q)
 		for i := 0; i < 30; i++ {
 			p := make([]float64, k)
 			softmax.Accumulate(zd[i*k:(i+1)*k], p)
@@ -296,7 +297,7 @@ func TestHarden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, _ := robust.Argmax(zh)
+		got, _ := tensors.Argmax(zh)
 		for i := range got {
 			if got[i] != base[i] {
 				t.Errorf("%s: hardening changed example %d's prediction", tc.name, i)

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"math"
 
-	"gorgonia.org/tensor"
-
 	"github.com/gorobust/gorobust/internal/softmax"
 )
 
@@ -75,8 +73,9 @@ type Objective struct {
 	Labels []int
 	// Targets are the target classes of targeted kinds, one per example.
 	Targets []int
-	// Reference holds N x K reference probabilities, KL only.
-	Reference *tensor.Dense
+	// Reference holds the N x K reference probabilities of KL, row-major
+	// (row i is example i's distribution); other kinds ignore it.
+	Reference []float64
 }
 
 // Validate checks the objective against a batch of n examples and k classes.
@@ -84,39 +83,36 @@ func (o Objective) Validate(n, k int) error {
 	switch o.Kind {
 	case CrossEntropy, TargetedCrossEntropy, Margin, TargetedMargin, DLR, TargetedDLR, KL:
 	default:
-		return fmt.Errorf("%w: unknown objective kind %d", ErrConfig, int(o.Kind))
+		return objectiveErr(ErrConfig, "Objective.Kind = %d, want one of the ObjectiveKind constants", int(o.Kind))
 	}
 	if k < 2 {
-		return fmt.Errorf("%w: objective %v needs at least 2 classes, got %d", ErrConfig, o.Kind, k)
+		return objectiveErr(ErrConfig, "Objective.Kind = %v needs at least 2 classes, the model has %d", o.Kind, k)
 	}
 	if o.Kind == DLR && k < 3 {
-		return fmt.Errorf("%w: objective dlr needs at least 3 classes, got %d", ErrConfig, k)
+		return objectiveErr(ErrConfig, "Objective.Kind = dlr needs at least 3 classes, the model has %d", k)
 	}
 	if o.Kind == TargetedDLR && k < 4 {
-		return fmt.Errorf("%w: objective targeted-dlr needs at least 4 classes, got %d", ErrConfig, k)
+		return objectiveErr(ErrConfig, "Objective.Kind = targeted-dlr needs at least 4 classes, the model has %d", k)
 	}
 	if o.Kind == KL {
 		if o.Reference == nil {
-			return fmt.Errorf("%w: objective kl needs Reference probabilities", ErrConfig)
+			return objectiveErr(ErrConfig, "Objective.Reference = nil, want the N x K reference probabilities of kl")
 		}
-		if s := o.Reference.Shape(); len(s) != 2 || s[0] != n || s[1] != k {
-			return fmt.Errorf("%w: kl Reference has shape %v, want (%d, %d)", ErrShape, s, n, k)
+		if len(o.Reference) != n*k {
+			return objectiveErr(ErrShape, "Objective.Reference has %d values, want %d x %d = %d", len(o.Reference), n, k, n*k)
 		}
-		ref, err := Float64s(o.Reference)
-		if err != nil {
-			return fmt.Errorf("kl Reference: %w", err)
-		}
+		ref := o.Reference
 		for i := 0; i < n; i++ {
 			sum := 0.0
 			for j := 0; j < k; j++ {
 				r := ref[i*k+j]
 				if math.IsNaN(r) || r < 0 || r > 1 {
-					return fmt.Errorf("%w: kl Reference[%d][%d] = %v is not a probability", ErrConfig, i, j, r)
+					return objectiveErr(ErrConfig, "Objective.Reference[%d*%d+%d] = %v, want a probability in [0, 1]", i, k, j, r)
 				}
 				sum += r
 			}
 			if math.Abs(sum-1) > 1e-3 {
-				return fmt.Errorf("%w: kl Reference row %d sums to %v, want 1", ErrConfig, i, sum)
+				return objectiveErr(ErrConfig, "Objective.Reference row %d sums to %v, want 1", i, sum)
 			}
 		}
 		return nil
@@ -132,13 +128,19 @@ func (o Objective) Validate(n, k int) error {
 	return nil
 }
 
+// objectiveErr is an error of the one shape: "robust: Objective.Field =
+// value, want ...", wrapping sentinel.
+func objectiveErr(sentinel error, format string, args ...any) error {
+	return fmt.Errorf("robust: "+format+": %w", append(args, sentinel)...)
+}
+
 func checkLabels(field string, ls []int, n, k int) error {
 	if len(ls) != n {
-		return fmt.Errorf("%w: objective %s has %d entries for %d examples", ErrShape, field, len(ls), n)
+		return objectiveErr(ErrShape, "Objective.%s has %d entries, want one per example (%d)", field, len(ls), n)
 	}
 	for i, l := range ls {
 		if l < 0 || l >= k {
-			return fmt.Errorf("%w: objective %s[%d] = %d, want [0, %d)", ErrLabel, field, i, l, k)
+			return objectiveErr(ErrLabel, "Objective.%s[%d] = %d, want a class in [0, %d)", field, i, l, k)
 		}
 	}
 	return nil
@@ -146,13 +148,17 @@ func checkLabels(field string, ls []int, n, k int) error {
 
 // Eval computes each example's objective value and, when grad is not nil,
 // the gradient of each value with respect to that example's logits. logits
-// and grad hold n x k values in row-major order; loss holds n values. Eval
-// does not validate; call Validate first.
-func (o Objective) Eval(logits []float64, n, k int, loss, grad []float64) {
-	var ref []float64
-	if o.Kind == KL {
-		ref, _ = Float64s(o.Reference)
+// and grad hold n x k values in row-major order; loss holds n values. It
+// returns Validate's error, or an ErrShape error if a slice is shorter than
+// n x k (n for loss), and then computes nothing.
+func (o Objective) Eval(logits []float64, n, k int, loss, grad []float64) error {
+	if err := o.Validate(n, k); err != nil {
+		return err
 	}
+	if len(logits) < n*k || len(loss) < n || (grad != nil && len(grad) < n*k) {
+		return objectiveErr(ErrShape, "Objective.Eval of %d x %d logits got %d logits, %d losses and %d gradients", n, k, len(logits), len(loss), len(grad))
+	}
+	ref := o.Reference
 	p := make([]float64, k)
 	for i := 0; i < n; i++ {
 		z := logits[i*k : (i+1)*k]
@@ -237,6 +243,7 @@ func (o Objective) Eval(logits []float64, n, k int, loss, grad []float64) {
 			}
 		}
 	}
+	return nil
 }
 
 // argmaxExcept returns the index of the largest z[j], j != skip; ties go to

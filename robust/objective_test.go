@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"gonum.org/v1/gonum/diff/fd"
-	"gorgonia.org/tensor"
 )
 
 func testObjectives(n, k int, rng *rand.Rand) []Objective {
@@ -26,7 +25,6 @@ func testObjectives(n, k int, rng *rand.Rand) []Objective {
 			ref[i*k+j] /= s
 		}
 	}
-	refT := tensor.New(tensor.WithShape(n, k), tensor.WithBacking(ref))
 	return []Objective{
 		{Kind: CrossEntropy, Labels: labels},
 		{Kind: TargetedCrossEntropy, Labels: labels, Targets: targets},
@@ -34,7 +32,7 @@ func testObjectives(n, k int, rng *rand.Rand) []Objective {
 		{Kind: TargetedMargin, Labels: labels, Targets: targets},
 		{Kind: DLR, Labels: labels},
 		{Kind: TargetedDLR, Labels: labels, Targets: targets},
-		{Kind: KL, Reference: refT},
+		{Kind: KL, Reference: ref},
 	}
 }
 
@@ -110,12 +108,35 @@ func TestObjectiveValidate(t *testing.T) {
 		{"dlr two classes", Objective{Kind: DLR, Labels: []int{0}}, 1, 2, ErrConfig},
 		{"targeted dlr three classes", Objective{Kind: TargetedDLR, Labels: []int{0}, Targets: []int{1}}, 1, 3, ErrConfig},
 		{"kl without reference", Objective{Kind: KL}, 1, 3, ErrConfig},
-		{"kl bad row", Objective{Kind: KL, Reference: tensor.New(tensor.WithShape(1, 2), tensor.WithBacking([]float32{0.7, 0.7}))}, 1, 2, ErrConfig},
-		{"kl shape", Objective{Kind: KL, Reference: tensor.New(tensor.WithShape(1, 2), tensor.WithBacking([]float32{0.5, 0.5}))}, 1, 3, ErrShape},
+		{"kl bad row", Objective{Kind: KL, Reference: []float64{0.7, 0.7}}, 1, 2, ErrConfig},
+		{"kl shape", Objective{Kind: KL, Reference: []float64{0.5, 0.5}}, 1, 3, ErrShape},
 	}
 	for _, c := range cases {
 		if err := c.obj.Validate(c.n, c.k); !errors.Is(err, c.want) {
 			t.Errorf("%s: got %v, want %v", c.name, err, c.want)
 		}
+	}
+}
+
+// Eval refuses what Validate refuses, instead of indexing out of range.
+func TestObjectiveEvalRejectsBadInput(t *testing.T) {
+	z := []float64{1, 2, 3, 4, 5, 6}
+	loss := make([]float64, 2)
+	for _, c := range []struct {
+		name string
+		obj  Objective
+		want error
+	}{
+		{"label >= K", Objective{Kind: CrossEntropy, Labels: []int{0, 3}}, ErrLabel},
+		{"negative target", Objective{Kind: TargetedMargin, Labels: []int{0, 1}, Targets: []int{-1, 0}}, ErrLabel},
+		{"too few labels", Objective{Kind: Margin, Labels: []int{0}}, ErrShape},
+		{"short reference", Objective{Kind: KL, Reference: []float64{1, 0, 0}}, ErrShape},
+	} {
+		if err := c.obj.Eval(z, 2, 3, loss, nil); !errors.Is(err, c.want) {
+			t.Errorf("%s: Eval error %v, want %v", c.name, err, c.want)
+		}
+	}
+	if err := (Objective{Kind: CrossEntropy, Labels: []int{0, 1}}).Eval(z[:5], 2, 3, loss, nil); !errors.Is(err, ErrShape) {
+		t.Errorf("short logits: Eval error %v, want ErrShape", err)
 	}
 }

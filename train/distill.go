@@ -8,6 +8,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/gorobust/gorobust/internal/softmax"
+	"github.com/gorobust/gorobust/internal/tensors"
 	"github.com/gorobust/gorobust/robust"
 )
 
@@ -57,7 +58,7 @@ func softLabels(ctx context.Context, teacher robust.Classifier, ds robust.Datase
 		if err != nil {
 			return nil, fmt.Errorf("train: teacher: %w", err)
 		}
-		zd, err := robust.Float64s(z)
+		zd, err := tensors.Float64s(z)
 		if err != nil {
 			return nil, err
 		}

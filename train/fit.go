@@ -11,6 +11,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/gorobust/gorobust/internal/mix"
+	"github.com/gorobust/gorobust/internal/tensors"
 	"github.com/gorobust/gorobust/robust"
 	"github.com/gorobust/gorobust/robust/nn"
 )
@@ -256,7 +257,7 @@ func (r *run) batch(ctx context.Context, idx []int, lr float64) (float64, float6
 	if err != nil {
 		return 0, 0, fmt.Errorf("train: batch: %w", err)
 	}
-	_, xd, err := robust.Images(x)
+	_, xd, err := tensors.Images(x)
 	if err != nil {
 		return 0, 0, fmt.Errorf("train: batch: %w", err)
 	}
@@ -268,7 +269,7 @@ func (r *run) batch(ctx context.Context, idx []int, lr float64) (float64, float6
 		if x, err = c.Augment(ctx, x, mix.Stream(r.seed(), streamAugment, step)); err != nil {
 			return 0, 0, fmt.Errorf("train: augment at epoch %d, batch %d: %w", st.Epoch, st.Batch, err)
 		}
-		if _, xd, err = robust.Images(x); err != nil {
+		if _, xd, err = tensors.Images(x); err != nil {
 			return 0, 0, fmt.Errorf("train: augment: %w", err)
 		}
 		if !finite32(xd) {
@@ -357,7 +358,7 @@ func finite32(d []float32) bool {
 func toFloat64s(ps []nn.Param) [][]float64 {
 	out := make([][]float64, len(ps))
 	for i, p := range ps {
-		out[i], _ = robust.Float64s(p.Value)
+		out[i], _ = tensors.Float64s(p.Value)
 	}
 	return out
 }
@@ -505,7 +506,7 @@ func correct(ctx context.Context, m robust.Classifier, x *tensor.Dense, y []int)
 	if err != nil {
 		return nil, err
 	}
-	p, err := robust.Argmax(z)
+	p, err := tensors.Argmax(z)
 	if err != nil {
 		return nil, err
 	}

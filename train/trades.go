@@ -7,6 +7,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/gorobust/gorobust/internal/softmax"
+	"github.com/gorobust/gorobust/internal/tensors"
 	"github.com/gorobust/gorobust/robust"
 )
 
@@ -15,7 +16,7 @@ import (
 // each followed by projection onto the eps-ball around x and the model's
 // bounds.
 func tradesAdversary(ctx context.Context, m Model, x *tensor.Dense, cfg TRADESConfig, seed uint64) (*tensor.Dense, error) {
-	n, xd, err := robust.Images(x)
+	n, xd, err := tensors.Images(x)
 	if err != nil {
 		return nil, err
 	}
@@ -23,7 +24,7 @@ func tradesAdversary(ctx context.Context, m Model, x *tensor.Dense, cfg TRADESCo
 	if err != nil {
 		return nil, err
 	}
-	zd, err := robust.Float64s(z)
+	zd, err := tensors.Float64s(z)
 	if err != nil {
 		return nil, err
 	}
@@ -32,7 +33,7 @@ func tradesAdversary(ctx context.Context, m Model, x *tensor.Dense, cfg TRADESCo
 	for i := 0; i < n; i++ {
 		softmax.Into(zd[i*k:(i+1)*k], ref[i*k:(i+1)*k])
 	}
-	obj := robust.Objective{Kind: robust.KL, Reference: tensor.New(tensor.WithShape(n, k), tensor.WithBacking(ref))}
+	obj := robust.Objective{Kind: robust.KL, Reference: ref}
 	b := m.Bounds()
 	eps := float32(cfg.Eps)
 	step := float32(cfg.StepSize)

@@ -1,8 +1,8 @@
-// Package suite holds ready-made robust.Suite values: the attack lists that
-// robust.Evaluate runs at every epsilon.
+// Package suite holds ready-made eval.Suite values: the attack lists that
+// eval.Evaluate runs at every epsilon.
 //
 // It lives under attack, not robust, because a suite builds attacks: robust
-// is the vocabulary that attack imports, so robust.Evaluate takes attacks as
+// is the vocabulary that attack imports, so eval.Evaluate takes attacks as
 // values and this package, which imports both, supplies them. Nothing here
 // is needed to write a suite of one's own; any robust.Attack will do.
 //
@@ -48,6 +48,7 @@ import (
 
 	"github.com/gorobust/gorobust/attack"
 	"github.com/gorobust/gorobust/robust"
+	"github.com/gorobust/gorobust/robust/eval"
 )
 
 // Names of the suites ByName knows.
@@ -68,12 +69,12 @@ const (
 )
 
 // Quick returns FGSM and PGD-20 at the given LInf epsilons.
-func Quick(eps ...float64) robust.Suite {
-	return robust.Suite{
+func Quick(eps ...float64) eval.Suite {
+	return eval.Suite{
 		Name:     QuickName,
-		Norm:     robust.NormLInf,
+		Norm:     robust.LInf,
 		Epsilons: eps,
-		Attacks: []robust.SuiteAttack{
+		Attacks: []eval.SuiteAttack{
 			{Name: "FGSM", New: func(e float64) robust.Attack {
 				return attack.FGSM{Eps: e, Norm: attack.LInf, Loss: robust.CrossEntropy}
 			}},
@@ -86,12 +87,12 @@ func Quick(eps ...float64) robust.Suite {
 }
 
 // Strong returns APGD-CE, APGD-T and Square at the given LInf epsilons.
-func Strong(eps ...float64) robust.Suite {
-	return robust.Suite{
+func Strong(eps ...float64) eval.Suite {
+	return eval.Suite{
 		Name:     StrongName,
-		Norm:     robust.NormLInf,
+		Norm:     robust.LInf,
 		Epsilons: eps,
-		Attacks: []robust.SuiteAttack{
+		Attacks: []eval.SuiteAttack{
 			{Name: "APGD-CE", New: func(e float64) robust.Attack {
 				return attack.APGD{Eps: e, Norm: attack.LInf, Steps: StrongAPGDSteps, Restarts: 1,
 					Loss: robust.CrossEntropy, Rho: attack.DefaultAPGDRho}
@@ -114,13 +115,13 @@ func Strong(eps ...float64) robust.Suite {
 // the rule of Wong et al.'s evaluation code) and an example counts as
 // robust only if no restart breaks it, which is stricter than keeping the
 // restart of highest loss.
-func PGDRestarts(steps, restarts int, step float64, eps ...float64) robust.Suite {
+func PGDRestarts(steps, restarts int, step float64, eps ...float64) eval.Suite {
 	name := fmt.Sprintf("PGD-%dx%d", steps, restarts)
-	return robust.Suite{
+	return eval.Suite{
 		Name:     strings.ToLower(strings.ReplaceAll(name, "-", "")),
-		Norm:     robust.NormLInf,
+		Norm:     robust.LInf,
 		Epsilons: eps,
-		Attacks: []robust.SuiteAttack{
+		Attacks: []eval.SuiteAttack{
 			{Name: name, New: func(e float64) robust.Attack {
 				return attack.PGD{Eps: e, Norm: attack.LInf, Steps: steps, Step: step, Restarts: restarts, Loss: robust.CrossEntropy, StopOnSuccess: true}
 			}},
@@ -130,7 +131,7 @@ func PGDRestarts(steps, restarts int, step float64, eps ...float64) robust.Suite
 
 // ByName returns the suite called name ("quick", "strong" or "pgd50x10")
 // at the given epsilons.
-func ByName(name string, eps ...float64) (robust.Suite, error) {
+func ByName(name string, eps ...float64) (eval.Suite, error) {
 	switch name {
 	case QuickName:
 		return Quick(eps...), nil
@@ -139,6 +140,6 @@ func ByName(name string, eps ...float64) (robust.Suite, error) {
 	case PGD50x10Name:
 		return PGDRestarts(50, 10, 0.01, eps...), nil
 	}
-	return robust.Suite{}, fmt.Errorf("%w: unknown suite %q, want %q, %q or %q",
+	return eval.Suite{}, fmt.Errorf("%w: unknown suite %q, want %q, %q or %q",
 		robust.ErrConfig, name, QuickName, StrongName, PGD50x10Name)
 }

@@ -26,7 +26,7 @@ func TestSuites(t *testing.T) {
 		if err := s.Validate(); err != nil {
 			t.Errorf("%s: %v", c.name, err)
 		}
-		if s.Name != c.name || s.Norm != robust.NormLInf || len(s.Attacks) != len(c.attacks) {
+		if s.Name != c.name || s.Norm != robust.LInf || len(s.Attacks) != len(c.attacks) {
 			t.Fatalf("%s: name %q norm %q with %d attacks", c.name, s.Name, s.Norm, len(s.Attacks))
 		}
 		for i, a := range s.Attacks {

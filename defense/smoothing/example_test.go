@@ -7,6 +7,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/gorobust/gorobust/defense/smoothing"
+	"github.com/gorobust/gorobust/internal/tensors"
 	"github.com/gorobust/gorobust/robust"
 )
 
@@ -18,7 +19,7 @@ type threshold struct{}
 func (threshold) NumClasses() int       { return 2 }
 func (threshold) Bounds() robust.Bounds { return robust.Bounds{Min: -10, Max: 10} }
 func (threshold) Logits(_ context.Context, x *tensor.Dense) (*tensor.Dense, error) {
-	n, d, err := robust.Images(x)
+	n, d, err := tensors.Images(x)
 	if err != nil {
 		return nil, err
 	}

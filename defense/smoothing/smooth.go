@@ -10,6 +10,7 @@ import (
 
 	"github.com/gorobust/gorobust/defense"
 	"github.com/gorobust/gorobust/internal/mix"
+	"github.com/gorobust/gorobust/internal/tensors"
 	"github.com/gorobust/gorobust/robust"
 )
 
@@ -193,7 +194,7 @@ func (s *Smoothed) Predict(ctx context.Context, x *tensor.Dense, n int, alpha fl
 
 // examples checks x and returns its examples' values (not copies).
 func (s *Smoothed) examples(x *tensor.Dense) ([][]float32, error) {
-	n, d, err := robust.CheckImages(x, s.base.Bounds())
+	n, d, err := tensors.CheckImages(x, s.base.Bounds())
 	if err != nil {
 		return nil, fmt.Errorf("smoothing: %w", err)
 	}
@@ -234,7 +235,7 @@ func (s *Smoothed) counts(ctx context.Context, x *tensor.Dense, ex []float32, nu
 		if zs := z.Shape(); len(zs) != 2 || zs[0] != m || zs[1] != k {
 			return nil, fmt.Errorf("smoothing: %w: base classifier returned logits of shape %v for %d inputs and %d classes", robust.ErrShape, zs, m, k)
 		}
-		pred, err := robust.Argmax(z)
+		pred, err := tensors.Argmax(z)
 		if err != nil {
 			return nil, err
 		}

@@ -9,6 +9,7 @@ import (
 	"gonum.org/v1/gonum/stat/distuv"
 	"gorgonia.org/tensor"
 
+	"github.com/gorobust/gorobust/internal/tensors"
 	"github.com/gorobust/gorobust/robust"
 	"github.com/gorobust/gorobust/train"
 )
@@ -29,7 +30,7 @@ func (h halfSpace) NumClasses() int { return 2 }
 func (h halfSpace) Bounds() robust.Bounds { return robust.Bounds{Min: -100, Max: 100} }
 
 func (h halfSpace) Logits(_ context.Context, x *tensor.Dense) (*tensor.Dense, error) {
-	n, d, err := robust.Images(x)
+	n, d, err := tensors.Images(x)
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gorobust/gorobust/attack"
+	"github.com/gorobust/gorobust/internal/tensors"
 	"github.com/gorobust/gorobust/robust"
 	"github.com/gorobust/gorobust/robust/data/mnist"
 	"github.com/gorobust/gorobust/robust/nn"
@@ -103,7 +104,7 @@ func meanTopProbability(ctx context.Context, m robust.Classifier, ds robust.Data
 	if err != nil {
 		return 0, err
 	}
-	zd, err := robust.Float64s(z)
+	zd, err := tensors.Float64s(z)
 	if err != nil {
 		return 0, err
 	}

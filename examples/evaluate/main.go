@@ -1,10 +1,10 @@
 // Command evaluate benchmarks the robustness of a saved model: it loads a
 // gorobust model file (verifying its Ed25519 signature when given a public
 // key), a labelled IDX dataset (by default the MNIST test set embedded in
-// robust/data/mnist) and a suite of attacks, runs robust.Evaluate with a
+// robust/data/mnist) and a suite of attacks, runs eval.Evaluate with a
 // progress bar, prints the table and writes into -out:
 //
-//	report.json    the report (schema gorobust.report/v1, see robust.Report)
+//	report.json    the report (schema gorobust.report/v1, see eval.Report)
 //	report.txt     the table printed on standard output
 //	accuracy.png   robust accuracy against epsilon, per attack and worst case
 //	accuracy.svg   the same plot as SVG
@@ -31,7 +31,7 @@
 //	go run ./examples/evaluate -merge -out results results/report-shard-*.json
 //
 // merges the k reports into report.json, report.txt and the plots; the merge
-// equals a single run's report example by example (robust.Merge). A Job for
+// equals a single run's report example by example (eval.Merge). A Job for
 // 8 shards, with a volume that every pod and the merge step can reach:
 //
 //	apiVersion: batch/v1
@@ -86,11 +86,11 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/gorobust/gorobust/attack/suite"
-	"github.com/gorobust/gorobust/robust"
 	"github.com/gorobust/gorobust/robust/data"
 	"github.com/gorobust/gorobust/robust/data/mnist"
+	"github.com/gorobust/gorobust/robust/eval"
+	"github.com/gorobust/gorobust/robust/eval/plot"
 	"github.com/gorobust/gorobust/robust/nn"
-	"github.com/gorobust/gorobust/robust/report"
 )
 
 type options struct {
@@ -131,7 +131,7 @@ func main() {
 	flag.StringVar(&o.suite, "suite", suite.QuickName, "attack suite: quick, strong or pgd50x10")
 	flag.StringVar(&o.eps, "eps", "0.1,0.2,0.3", "comma-separated, increasing Linf budgets in pixel units of [0, 1]")
 	flag.IntVar(&o.n, "n", 1000, "evaluate the first n examples (0: all)")
-	flag.IntVar(&o.batch, "batch", robust.DefaultBatchSize, "examples per batch (part of the experiment: seeds are drawn per batch)")
+	flag.IntVar(&o.batch, "batch", eval.DefaultBatchSize, "examples per batch (part of the experiment: seeds are drawn per batch)")
 	flag.IntVar(&o.parallel, "parallel", 1, "batches evaluated at once")
 	flag.IntVar(&o.workers, "workers", 0, "model replicas a batch is split across (0: GOMAXPROCS)")
 	flag.Uint64Var(&o.seed, "seed", 0, "seed of the randomized attacks")
@@ -195,13 +195,13 @@ func run(ctx context.Context, o options) error {
 		meta["command"] = bi.Path
 	}
 
-	opts := &robust.EvaluateOptions{BatchSize: o.batch, Examples: o.n, Shard: shard, Parallel: o.parallel, Meta: meta}
+	opts := &eval.EvaluateOptions{BatchSize: o.batch, Examples: o.n, Shard: shard, Parallel: o.parallel, Meta: meta}
 	if o.n > ds.Len() {
 		opts.Examples = ds.Len()
 	}
 	var bar *progressbar.ProgressBar
 	if !o.quiet {
-		opts.Progress = func(p robust.Progress) {
+		opts.Progress = func(p eval.Progress) {
 			if bar == nil {
 				bar = progressbar.NewOptions(p.Total, progressbar.OptionSetWriter(os.Stderr),
 					progressbar.OptionShowCount(), progressbar.OptionSetWidth(30), progressbar.OptionThrottle(250*time.Millisecond),
@@ -217,7 +217,7 @@ func run(ctx context.Context, o options) error {
 	}
 	lo, hi := shard.Range(n)
 	fmt.Fprintf(os.Stderr, "evaluating %s on examples [%d, %d) with suite %s at eps %v\n", o.model, lo, hi, s.Name, eps)
-	r, err := robust.Evaluate(ctx, m, ds, s, opts)
+	r, err := eval.Evaluate(ctx, m, ds, s, opts)
 	if bar != nil {
 		_ = bar.Finish()
 		fmt.Fprintln(os.Stderr)
@@ -234,9 +234,9 @@ func run(ctx context.Context, o options) error {
 
 // shardFromFlags resolves the shard, reading JOB_COMPLETION_INDEX when
 // -shard-index is -1.
-func shardFromFlags(o options) (robust.Shard, error) {
+func shardFromFlags(o options) (eval.Shard, error) {
 	if o.shardCount < 1 {
-		return robust.Shard{}, fmt.Errorf("-shard-count %d, want >= 1", o.shardCount)
+		return eval.Shard{}, fmt.Errorf("-shard-count %d, want >= 1", o.shardCount)
 	}
 	i := o.shardIndex
 	if i == -1 {
@@ -244,11 +244,11 @@ func shardFromFlags(o options) (robust.Shard, error) {
 		if v := os.Getenv("JOB_COMPLETION_INDEX"); v != "" && o.shardCount > 1 {
 			var err error
 			if i, err = strconv.Atoi(v); err != nil {
-				return robust.Shard{}, fmt.Errorf("JOB_COMPLETION_INDEX=%q: %w", v, err)
+				return eval.Shard{}, fmt.Errorf("JOB_COMPLETION_INDEX=%q: %w", v, err)
 			}
 		}
 	}
-	s := robust.Shard{Index: i, Count: o.shardCount}
+	s := eval.Shard{Index: i, Count: o.shardCount}
 	return s, s.Validate()
 }
 
@@ -332,20 +332,20 @@ func mergeReports(o options, paths []string) error {
 	if len(paths) == 0 {
 		return errors.New("-merge needs the shard reports as arguments")
 	}
-	var reps []*robust.Report
+	var reps []*eval.Report
 	for _, p := range paths {
 		f, err := os.Open(p)
 		if err != nil {
 			return err
 		}
-		r, err := robust.ReadReport(f)
+		r, err := eval.ReadReport(f)
 		f.Close()
 		if err != nil {
 			return fmt.Errorf("%s: %w", p, err)
 		}
 		reps = append(reps, r)
 	}
-	r, err := robust.Merge(reps...)
+	r, err := eval.Merge(reps...)
 	if err != nil {
 		return err
 	}
@@ -354,7 +354,7 @@ func mergeReports(o options, paths []string) error {
 
 // write saves base.json and base.txt in dir, prints the table and, with
 // plots, saves accuracy.png and accuracy.svg.
-func write(dir, base string, r *robust.Report, plots bool) error {
+func write(dir, base string, r *eval.Report, plots bool) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -373,7 +373,7 @@ func write(dir, base string, r *robust.Report, plots bool) error {
 	if plots {
 		for _, ext := range []string{".png", ".svg"} {
 			p := filepath.Join(dir, "accuracy"+ext)
-			if err := report.SavePlot(p, r); err != nil {
+			if err := plot.SavePlot(p, r); err != nil {
 				return err
 			}
 			files = append(files, p)

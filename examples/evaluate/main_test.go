@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/gorobust/gorobust/internal/mnistmodels"
-	"github.com/gorobust/gorobust/robust"
+	"github.com/gorobust/gorobust/robust/eval"
 	"github.com/gorobust/gorobust/robust/nn"
 )
 
@@ -87,14 +87,14 @@ func TestCommand(t *testing.T) {
 	}
 }
 
-func readReport(t *testing.T, path string) *robust.Report {
+func readReport(t *testing.T, path string) *eval.Report {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	r, err := robust.ReadReport(f)
+	r, err := eval.ReadReport(f)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"github.com/gorobust/gorobust/internal/tensors"
 	"github.com/gorobust/gorobust/robust"
 )
 
@@ -142,7 +143,7 @@ func (m *MLP) input(ctx context.Context, x *tensor.Dense) (int, []float32, error
 	if err := ctx.Err(); err != nil {
 		return 0, nil, err
 	}
-	n, xs, err := robust.Images(x)
+	n, xs, err := tensors.Images(x)
 	if err != nil {
 		return 0, nil, fmt.Errorf("testmodel: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/gorobust/gorobust/internal/tensors"
 	"github.com/gorobust/gorobust/robust"
 )
 
@@ -94,10 +95,10 @@ func TestBatchScaling(t *testing.T) {
 	if x2.Data().([]float32)[0] != float32(128)/255 {
 		t.Error("writing to a returned batch changed the dataset")
 	}
-	if _, _, err := robust.CheckImages(x, robust.UnitBounds); err == nil {
+	if _, _, err := tensors.CheckImages(x, robust.UnitBounds); err == nil {
 		t.Error("CheckImages accepted the value 42 written into the batch")
 	}
-	if _, _, err := robust.CheckImages(x2, robust.UnitBounds); err != nil {
+	if _, _, err := tensors.CheckImages(x2, robust.UnitBounds); err != nil {
 		t.Errorf("a fresh batch fails robust.CheckImages: %v", err)
 	}
 }

@@ -15,8 +15,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gorobust/gorobust/robust"
 	"gorgonia.org/tensor"
+
+	"github.com/gorobust/gorobust/robust"
 )
 
 // importCNN is the nn.Sequential of testdata/import/numpy_cnn*: the

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorobust/gorobust/internal/tensors"
 	"github.com/gorobust/gorobust/robust"
 	"github.com/gorobust/gorobust/robust/data"
 	"github.com/gorobust/gorobust/robust/data/mnist"
@@ -89,7 +90,7 @@ func accuracy(t *testing.T, m robust.Classifier, ds robust.Dataset) float64 {
 		if err != nil {
 			t.Fatal(err)
 		}
-		pred, err := robust.Argmax(z)
+		pred, err := tensors.Argmax(z)
 		if err != nil {
 			t.Fatal(err)
 		}

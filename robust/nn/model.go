@@ -7,9 +7,11 @@ import (
 	"math/rand/v2"
 	"runtime"
 
-	"github.com/gorobust/gorobust/internal/engine"
-	"github.com/gorobust/gorobust/robust"
 	"gorgonia.org/tensor"
+
+	"github.com/gorobust/gorobust/internal/engine"
+	"github.com/gorobust/gorobust/internal/tensors"
+	"github.com/gorobust/gorobust/robust"
 )
 
 // Options configure New. A nil *Options means the defaults.
@@ -118,7 +120,7 @@ func (m *Model) Float64() bool { return m.net.Dtype() == tensor.Float64 }
 // input checks x and converts it to the model's dtype. The returned tensor
 // may share x's backing array; the engine copies it before use.
 func (m *Model) input(x *tensor.Dense) (int, *tensor.Dense, error) {
-	n, d, err := robust.Images(x)
+	n, d, err := tensors.Images(x)
 	if err != nil {
 		return 0, nil, fmt.Errorf("nn: %w", err)
 	}
@@ -192,15 +194,12 @@ func (m *Model) lossGrad(ctx context.Context, x *tensor.Dense, obj robust.Object
 // lossGradNative takes x already in the model's dtype.
 func (m *Model) lossGradNative(ctx context.Context, xin *tensor.Dense, n int, obj robust.Objective) ([]float64, *tensor.Dense, error) {
 	k := m.NumClasses()
-	var err error
 	if err := obj.Validate(n, k); err != nil {
 		return nil, nil, fmt.Errorf("nn: %w", err)
 	}
 	var ref []float64
 	if obj.Kind == robust.KL {
-		if ref, err = robust.Float64s(obj.Reference); err != nil {
-			return nil, nil, fmt.Errorf("nn: %w", err)
-		}
+		ref = obj.Reference
 	}
 	fn := func(row0 int, logits []float64, rows, k int, loss, grad []float64) error {
 		sub := robust.Objective{Kind: obj.Kind}
@@ -211,10 +210,9 @@ func (m *Model) lossGradNative(ctx context.Context, xin *tensor.Dense, n int, ob
 			sub.Targets = obj.Targets[row0 : row0+rows]
 		}
 		if ref != nil {
-			sub.Reference = tensor.New(tensor.WithShape(rows, k), tensor.WithBacking(ref[row0*k:(row0+rows)*k]))
+			sub.Reference = ref[row0*k : (row0+rows)*k]
 		}
-		sub.Eval(logits, rows, k, loss, grad)
-		return nil
+		return sub.Eval(logits, rows, k, loss, grad)
 	}
 	loss, grad, err := m.net.LossGrad(ctx, xin, fn)
 	if err != nil {

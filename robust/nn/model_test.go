@@ -10,9 +10,11 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/gorobust/gorobust/robust"
 	"gonum.org/v1/gonum/diff/fd"
 	"gorgonia.org/tensor"
+
+	"github.com/gorobust/gorobust/internal/tensors"
+	"github.com/gorobust/gorobust/robust"
 )
 
 // smallSpec has every layer kind, a stride-2 convolution and both poolings,
@@ -129,8 +131,7 @@ func TestInputGradients(t *testing.T) {
 	}
 	shape := x32.Shape().Clone()
 	ctx := context.Background()
-	ref := tensor.New(tensor.WithShape(n, 6), tensor.WithBacking([]float64{
-		0.1, 0.2, 0.3, 0.2, 0.1, 0.1, 0.5, 0.1, 0.1, 0.1, 0.1, 0.1, 1, 0, 0, 0, 0, 0}))
+	ref := []float64{0.1, 0.2, 0.3, 0.2, 0.1, 0.1, 0.5, 0.1, 0.1, 0.1, 0.1, 0.1, 1, 0, 0, 0, 0, 0}
 	objs := []robust.Objective{
 		{Kind: robust.CrossEntropy, Labels: []int{0, 3, 5}},
 		{Kind: robust.TargetedCrossEntropy, Labels: []int{0, 3, 5}, Targets: []int{1, 1, 2}},
@@ -355,7 +356,7 @@ func TestStepPredictions(t *testing.T) {
 		t.Fatal(err)
 	}
 	z, _ := m.Logits(context.Background(), x)
-	want, _ := robust.Argmax(z)
+	want, _ := tensors.Argmax(z)
 	if !reflect.DeepEqual(r.Predicted, want) {
 		t.Errorf("Step predicted %v, Logits give %v", r.Predicted, want)
 	}

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/gorobust/gorobust/robust"
 	"gorgonia.org/tensor"
+
+	"github.com/gorobust/gorobust/internal/tensors"
+	"github.com/gorobust/gorobust/robust"
 )
 
 // Param is a named parameter. Names follow PyTorch's nn.Sequential:
@@ -73,7 +75,7 @@ func (m *Model) SetParams(ps []Param) error {
 			}
 			return fmt.Errorf("nn: %w: parameter %s has shape %v, want %v", robust.ErrShape, p.Name, got, want.Shape)
 		}
-		v, err := robust.Float64s(p.Value)
+		v, err := tensors.Float64s(p.Value)
 		if err != nil {
 			return fmt.Errorf("nn: parameter %s: %w", p.Name, err)
 		}

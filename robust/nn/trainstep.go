@@ -9,6 +9,7 @@ import (
 
 	"github.com/gorobust/gorobust/internal/engine"
 	"github.com/gorobust/gorobust/internal/softmax"
+	"github.com/gorobust/gorobust/internal/tensors"
 	"github.com/gorobust/gorobust/robust"
 )
 
@@ -87,11 +88,14 @@ func (m *Model) Step(ctx context.Context, x *tensor.Dense, loss TrainLoss) (Step
 			return StepResult{}, err
 		}
 	case SoftTargets:
-		obj := robust.Objective{Kind: robust.KL, Reference: loss.Soft}
-		if err := obj.Validate(n, k); err != nil {
-			return StepResult{}, fmt.Errorf("nn: Soft: %w", err)
+		var err error
+		if soft, err = tensors.Float64s(loss.Soft); err != nil {
+			return StepResult{}, fmt.Errorf("nn: TrainLoss.Soft: %w", err)
 		}
-		soft, _ = robust.Float64s(loss.Soft)
+		obj := robust.Objective{Kind: robust.KL, Reference: soft}
+		if err := obj.Validate(n, k); err != nil {
+			return StepResult{}, fmt.Errorf("nn: TrainLoss.Soft: %w", err)
+		}
 	case TRADES:
 		if err := checkTrainLabels(loss.Labels, n, k); err != nil {
 			return StepResult{}, err

@@ -1,4 +1,4 @@
-package robust_test
+package eval_test
 
 import (
 	"bytes"
@@ -13,11 +13,12 @@ import (
 	"github.com/gorobust/gorobust/attack/suite"
 	"github.com/gorobust/gorobust/internal/testmodel"
 	"github.com/gorobust/gorobust/robust"
+	"github.com/gorobust/gorobust/robust/eval"
 )
 
 // blobsReport evaluates the strong suite, with small budgets, on the small
 // pure-Go model of internal/testmodel.
-func blobsReport(t *testing.T) *robust.Report {
+func blobsReport(t *testing.T) *eval.Report {
 	t.Helper()
 	m, x, y, err := testmodel.Trained(24)
 	if err != nil {
@@ -26,7 +27,7 @@ func blobsReport(t *testing.T) *robust.Report {
 	s := suite.Strong(0.05, 0.1)
 	// Square's full 5000 queries would dominate the test's time under -race.
 	s.Attacks[2].New = func(e float64) robust.Attack { return attack.Square{Eps: e, MaxQueries: 200} }
-	r, err := robust.Evaluate(context.Background(), m, tensorDataset{x, y}, s, &robust.EvaluateOptions{
+	r, err := eval.Evaluate(context.Background(), m, tensorDataset{x, y}, s, &eval.EvaluateOptions{
 		BatchSize: 10, Meta: map[string]string{"model": "blobs"},
 	})
 	if err != nil {
@@ -117,13 +118,13 @@ func TestReportJSONSchema(t *testing.T) {
 		t.Errorf("cost changed in a round trip")
 	}
 
-	other := strings.Replace(buf.String(), robust.ReportSchema, "gorobust.report/v0", 1)
-	if _, err := robust.ReadReport(strings.NewReader(other)); !errors.Is(err, robust.ErrConfig) {
+	other := strings.Replace(buf.String(), eval.ReportSchema, "gorobust.report/v0", 1)
+	if _, err := eval.ReadReport(strings.NewReader(other)); !errors.Is(err, robust.ErrConfig) {
 		t.Errorf("another schema version: %v", err)
 	}
 }
 
-func costEqual(a, b robust.Cost) bool {
+func costEqual(a, b eval.Cost) bool {
 	return a.Seconds == b.Seconds && a.Total == b.Total && a.Evaluator == b.Evaluator && slices.Equal(a.Runs, b.Runs)
 }
 
@@ -135,7 +136,7 @@ func TestWriteTable(t *testing.T) {
 	}
 	out := buf.String()
 	for _, want := range []string{"clean accuracy", "APGD-CE", "APGD-T", "Square", "worst case", "0.05", "(check)",
-		robust.FlagGradientMasking, robust.FlagLargeEps, "cost"} {
+		eval.FlagGradientMasking, eval.FlagLargeEps, "cost"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}

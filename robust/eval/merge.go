@@ -1,10 +1,12 @@
-package robust
+package eval
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
+
+	"github.com/gorobust/gorobust/robust"
 )
 
 // Merge combines the reports of the k shards of one evaluation, given in
@@ -19,24 +21,24 @@ import (
 // wall times), Environment is shard 0's, and MergedFrom is k.
 func Merge(reports ...*Report) (*Report, error) {
 	if len(reports) == 0 {
-		return nil, fmt.Errorf("%w: Merge of no reports", ErrConfig)
+		return nil, fmt.Errorf("%w: Merge of no reports", robust.ErrConfig)
 	}
 	byIndex := make([]*Report, len(reports))
 	var want []byte
 	for i, r := range reports {
 		if r == nil {
-			return nil, fmt.Errorf("%w: Merge: report %d is nil", ErrConfig, i)
+			return nil, fmt.Errorf("%w: Merge: report %d is nil", robust.ErrConfig, i)
 		}
 		if r.Schema != ReportSchema {
-			return nil, fmt.Errorf("%w: Merge: report %d has schema %q, want %q", ErrConfig, i, r.Schema, ReportSchema)
+			return nil, fmt.Errorf("%w: Merge: report %d has schema %q, want %q", robust.ErrConfig, i, r.Schema, ReportSchema)
 		}
 		sh := r.Settings.Shard
 		if sh.Count != len(reports) {
 			return nil, fmt.Errorf("%w: Merge: report %d is shard %d of %d, but %d reports were given",
-				ErrConfig, i, sh.Index, sh.Count, len(reports))
+				robust.ErrConfig, i, sh.Index, sh.Count, len(reports))
 		}
 		if sh.Index < 0 || sh.Index >= sh.Count || byIndex[sh.Index] != nil {
-			return nil, fmt.Errorf("%w: Merge: shard index %d is out of range or given twice", ErrConfig, sh.Index)
+			return nil, fmt.Errorf("%w: Merge: shard index %d is out of range or given twice", robust.ErrConfig, sh.Index)
 		}
 		byIndex[sh.Index] = r
 		s, err := settingsKey(r.Settings)
@@ -46,7 +48,7 @@ func Merge(reports ...*Report) (*Report, error) {
 		if want == nil {
 			want = s
 		} else if !bytes.Equal(s, want) {
-			return nil, fmt.Errorf("%w: Merge: report %d (shard %d) has other settings than the first report", ErrConfig, i, sh.Index)
+			return nil, fmt.Errorf("%w: Merge: report %d (shard %d) has other settings than the first report", robust.ErrConfig, i, sh.Index)
 		}
 	}
 	first := byIndex[0]
@@ -72,12 +74,12 @@ func Merge(reports ...*Report) (*Report, error) {
 		out.Cost.Total.add(r.Cost.Total)
 		out.Cost.Evaluator.add(r.Cost.Evaluator)
 		if len(r.Cost.Runs) != len(out.Cost.Runs) {
-			return nil, fmt.Errorf("%w: Merge: shard %d has %d run costs, want %d", ErrConfig, i, len(r.Cost.Runs), len(out.Cost.Runs))
+			return nil, fmt.Errorf("%w: Merge: shard %d has %d run costs, want %d", robust.ErrConfig, i, len(r.Cost.Runs), len(out.Cost.Runs))
 		}
 		for k, rc := range r.Cost.Runs {
 			if rc.Attack != out.Cost.Runs[k].Attack || rc.Eps != out.Cost.Runs[k].Eps {
 				return nil, fmt.Errorf("%w: Merge: shard %d run cost %d is %s at %v, want %s at %v",
-					ErrConfig, i, k, rc.Attack, rc.Eps, out.Cost.Runs[k].Attack, out.Cost.Runs[k].Eps)
+					robust.ErrConfig, i, k, rc.Attack, rc.Eps, out.Cost.Runs[k].Attack, out.Cost.Runs[k].Eps)
 			}
 			out.Cost.Runs[k].Seconds += rc.Seconds
 			out.Cost.Runs[k].Calls.add(rc.Calls)
@@ -104,10 +106,10 @@ func checkShardReport(r *Report, sh Shard) error {
 	begin, end := sh.Range(st.Examples)
 	if st.Shard.Begin != begin || st.Shard.End != end {
 		return fmt.Errorf("%w: Merge: shard %d of %d covers [%d, %d), want [%d, %d)",
-			ErrConfig, sh.Index, sh.Count, st.Shard.Begin, st.Shard.End, begin, end)
+			robust.ErrConfig, sh.Index, sh.Count, st.Shard.Begin, st.Shard.End, begin, end)
 	}
 	if len(r.Examples) != end-begin {
-		return fmt.Errorf("%w: Merge: shard %d holds %d examples, want %d", ErrConfig, sh.Index, len(r.Examples), end-begin)
+		return fmt.Errorf("%w: Merge: shard %d holds %d examples, want %d", robust.ErrConfig, sh.Index, len(r.Examples), end-begin)
 	}
 	neps := len(st.Epsilons)
 	if st.LargeEps > 0 {
@@ -116,25 +118,25 @@ func checkShardReport(r *Report, sh Shard) error {
 	k := st.Model.Classes
 	for i, ex := range r.Examples {
 		if ex.Index != begin+i {
-			return fmt.Errorf("%w: Merge: shard %d example %d has index %d, want %d", ErrConfig, sh.Index, i, ex.Index, begin+i)
+			return fmt.Errorf("%w: Merge: shard %d example %d has index %d, want %d", robust.ErrConfig, sh.Index, i, ex.Index, begin+i)
 		}
 		if ex.Label < 0 || ex.Label >= k || ex.CleanPred < 0 || ex.CleanPred >= k {
-			return fmt.Errorf("%w: Merge: example %d has label %d, prediction %d for %d classes", ErrLabel, ex.Index, ex.Label, ex.CleanPred, k)
+			return fmt.Errorf("%w: Merge: example %d has label %d, prediction %d for %d classes", robust.ErrLabel, ex.Index, ex.Label, ex.CleanPred, k)
 		}
 		want := 0
 		if ex.CleanPred == ex.Label {
 			want = neps
 		}
 		if len(ex.Outcomes) != want {
-			return fmt.Errorf("%w: Merge: example %d has %d outcome rows, want %d", ErrShape, ex.Index, len(ex.Outcomes), want)
+			return fmt.Errorf("%w: Merge: example %d has %d outcome rows, want %d", robust.ErrShape, ex.Index, len(ex.Outcomes), want)
 		}
 		for _, row := range ex.Outcomes {
 			if len(row) != len(st.Attacks) {
-				return fmt.Errorf("%w: Merge: example %d has %d outcomes per epsilon, want %d", ErrShape, ex.Index, len(row), len(st.Attacks))
+				return fmt.Errorf("%w: Merge: example %d has %d outcomes per epsilon, want %d", robust.ErrShape, ex.Index, len(row), len(st.Attacks))
 			}
 			for _, o := range row {
 				if o.Pred < 0 || o.Pred >= k {
-					return fmt.Errorf("%w: Merge: example %d has an adversarial prediction %d for %d classes", ErrLabel, ex.Index, o.Pred, k)
+					return fmt.Errorf("%w: Merge: example %d has an adversarial prediction %d for %d classes", robust.ErrLabel, ex.Index, o.Pred, k)
 				}
 			}
 		}

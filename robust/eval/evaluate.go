@@ -1,4 +1,4 @@
-package robust
+package eval
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/gorobust/gorobust/robust"
 )
 
 // Evaluate measures the robustness of m on ds under every attack of s at
@@ -28,7 +30,7 @@ import (
 // case over its own restarts).
 //
 // Randomized attacks get a fresh seed per batch, attack and epsilon through
-// Reseedable (see BatchSeed), so a run is reproducible from Suite.Seed and
+// Reseedable (Settings.SeedRule says how it is derived), so a run is reproducible from Suite.Seed and
 // the batch size, and no batch's randomness depends on any other batch.
 //
 // # Sharding
@@ -54,7 +56,7 @@ import (
 // any error of the model, the dataset or an attack, and the context's
 // cancellation: Evaluate then returns a nil report. Evaluate never panics on
 // bad data.
-func Evaluate(ctx context.Context, m Classifier, ds Dataset, s Suite, opts *EvaluateOptions) (*Report, error) {
+func Evaluate(ctx context.Context, m robust.Classifier, ds robust.Dataset, s Suite, opts *EvaluateOptions) (*Report, error) {
 	start := time.Now()
 	e, err := newEvaluator(m, ds, s, opts)
 	if err != nil {

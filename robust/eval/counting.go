@@ -1,10 +1,12 @@
-package robust
+package eval
 
 import (
 	"context"
 	"sync/atomic"
 
 	"gorgonia.org/tensor"
+
+	"github.com/gorobust/gorobust/robust"
 )
 
 // counter counts the model calls made through it. It is safe for concurrent
@@ -32,7 +34,7 @@ func batchLen(x *tensor.Dense) int64 {
 // other method of the model on purpose: attacks see a Differentiable only
 // through countingDifferentiable, and only when the model is one.
 type countingClassifier struct {
-	m Classifier
+	m robust.Classifier
 	c *counter
 }
 
@@ -42,16 +44,16 @@ func (m countingClassifier) Logits(ctx context.Context, x *tensor.Dense) (*tenso
 	return m.m.Logits(ctx, x)
 }
 
-func (m countingClassifier) NumClasses() int { return m.m.NumClasses() }
-func (m countingClassifier) Bounds() Bounds  { return m.m.Bounds() }
+func (m countingClassifier) NumClasses() int       { return m.m.NumClasses() }
+func (m countingClassifier) Bounds() robust.Bounds { return m.m.Bounds() }
 
 // countingDifferentiable also counts LossGrad calls.
 type countingDifferentiable struct {
 	countingClassifier
-	d Differentiable
+	d robust.Differentiable
 }
 
-func (m countingDifferentiable) LossGrad(ctx context.Context, x *tensor.Dense, obj Objective) ([]float32, *tensor.Dense, error) {
+func (m countingDifferentiable) LossGrad(ctx context.Context, x *tensor.Dense, obj robust.Objective) ([]float32, *tensor.Dense, error) {
 	m.c.grad.Add(1)
 	m.c.gradImages.Add(batchLen(x))
 	return m.d.LossGrad(ctx, x, obj)
@@ -59,9 +61,9 @@ func (m countingDifferentiable) LossGrad(ctx context.Context, x *tensor.Dense, o
 
 // counted wraps m so that calls through the result are counted in c. The
 // result is a Differentiable exactly when m is.
-func counted(m Classifier, c *counter) Classifier {
+func counted(m robust.Classifier, c *counter) robust.Classifier {
 	cc := countingClassifier{m: m, c: c}
-	if d, ok := m.(Differentiable); ok {
+	if d, ok := m.(robust.Differentiable); ok {
 		return countingDifferentiable{countingClassifier: cc, d: d}
 	}
 	return cc

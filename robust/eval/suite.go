@@ -1,4 +1,4 @@
-package robust
+package eval
 
 import (
 	"fmt"
@@ -6,14 +6,7 @@ import (
 	"time"
 
 	"github.com/gorobust/gorobust/internal/mix"
-)
-
-// Norm names for Suite.Norm: the distance in which a suite's epsilons and the
-// reported perturbation sizes are measured. They are the String values of
-// attack.LInf and attack.L2.
-const (
-	NormLInf = "linf"
-	NormL2   = "l2"
+	"github.com/gorobust/gorobust/robust"
 )
 
 // Evaluation defaults.
@@ -30,13 +23,13 @@ const (
 // for a budget, because an attack carries its own epsilon.
 type SuiteAttack struct {
 	// Name identifies the attack in reports, for example "APGD-CE". Names
-	// are unique within a suite and seed the attack (see BatchSeed).
+	// are unique within a suite and seed the attack (see batchSeed).
 	Name string
 	// New returns the attack with budget eps, measured in the suite's Norm.
 	// It must be deterministic: Evaluate calls it once per batch, attack and
 	// epsilon, and records fmt's %+v of its result for every epsilon as the
 	// attack's settings.
-	New func(eps float64) Attack
+	New func(eps float64) robust.Attack
 	// BlackBox marks a score-based attack that uses only Logits. The
 	// gradient-masking check compares black-box attacks with the others.
 	BlackBox bool
@@ -46,8 +39,9 @@ type SuiteAttack struct {
 type Suite struct {
 	// Name names the suite in reports, for example "strong".
 	Name string
-	// Norm is NormLInf or NormL2. If Norm is "", NormLInf is used.
-	Norm string
+	// Norm measures the epsilons and the reported perturbation sizes; the
+	// zero Norm means robust.LInf.
+	Norm robust.Norm
 	// Epsilons are the budgets, in the model's pixel units, strictly
 	// increasing and greater than 0.
 	Epsilons []float64
@@ -55,12 +49,12 @@ type Suite struct {
 	// classifies correctly.
 	Attacks []SuiteAttack
 	// Seed seeds every randomized attack through robust.Reseedable: see
-	// BatchSeed. Every seed, including 0, is a fixed seed.
+	// batchSeed. Every seed, including 0, is a fixed seed.
 	Seed uint64
 	// LargeEps is the budget of the large-epsilon sanity check, which runs
 	// every attack once more at a budget so large that (almost) every
 	// example should break. If LargeEps is 0, the whole input range is used:
-	// the bounds' width for NormLInf, width*sqrt(C*H*W) for NormL2. A
+	// the bounds' width for LInf, width*sqrt(C*H*W) for L2. A
 	// negative LargeEps skips the check.
 	LargeEps float64
 }
@@ -85,7 +79,7 @@ func (s Shard) Validate() error {
 		return nil
 	}
 	if s.Count < 1 || s.Index < 0 || s.Index >= s.Count {
-		return fmt.Errorf("%w: shard %d of %d, want 0 <= index < count", ErrConfig, s.Index, s.Count)
+		return fmt.Errorf("%w: shard %d of %d, want 0 <= index < count", robust.ErrConfig, s.Index, s.Count)
 	}
 	return nil
 }
@@ -131,9 +125,9 @@ type Progress struct {
 	Elapsed time.Duration
 }
 
-func (s Suite) norm() string {
-	if s.Norm == "" {
-		return NormLInf
+func (s Suite) norm() robust.Norm {
+	if s.Norm == 0 {
+		return robust.LInf
 	}
 	return s.Norm
 }
@@ -143,37 +137,37 @@ func (s Suite) norm() string {
 // constructors that return an attack for every epsilon. When an attack has a
 // Validate() error method, it is called for every epsilon.
 func (s Suite) Validate() error {
-	if n := s.norm(); n != NormLInf && n != NormL2 {
-		return fmt.Errorf("%w: suite norm %q, want %q or %q", ErrConfig, s.Norm, NormLInf, NormL2)
+	if err := s.Norm.Validate(); err != nil {
+		return fmt.Errorf("eval: Suite.Norm: %w", err)
 	}
 	if len(s.Epsilons) == 0 {
-		return fmt.Errorf("%w: suite %q has no epsilons", ErrConfig, s.Name)
+		return fmt.Errorf("%w: suite %q has no epsilons", robust.ErrConfig, s.Name)
 	}
 	for i, e := range s.Epsilons {
 		if math.IsNaN(e) || math.IsInf(e, 0) || e <= 0 {
-			return fmt.Errorf("%w: suite epsilon %v must be finite and > 0", ErrConfig, e)
+			return fmt.Errorf("%w: suite epsilon %v must be finite and > 0", robust.ErrConfig, e)
 		}
 		if i > 0 && e <= s.Epsilons[i-1] {
-			return fmt.Errorf("%w: suite epsilons must be strictly increasing, got %v after %v", ErrConfig, e, s.Epsilons[i-1])
+			return fmt.Errorf("%w: suite epsilons must be strictly increasing, got %v after %v", robust.ErrConfig, e, s.Epsilons[i-1])
 		}
 	}
 	if math.IsNaN(s.LargeEps) || math.IsInf(s.LargeEps, 0) {
-		return fmt.Errorf("%w: suite LargeEps %v is not finite", ErrConfig, s.LargeEps)
+		return fmt.Errorf("%w: suite LargeEps %v is not finite", robust.ErrConfig, s.LargeEps)
 	}
 	if len(s.Attacks) == 0 {
-		return fmt.Errorf("%w: suite %q has no attacks", ErrConfig, s.Name)
+		return fmt.Errorf("%w: suite %q has no attacks", robust.ErrConfig, s.Name)
 	}
 	seen := map[string]bool{}
 	for i, a := range s.Attacks {
 		if a.Name == "" {
-			return fmt.Errorf("%w: suite attack %d has no name", ErrConfig, i)
+			return fmt.Errorf("%w: suite attack %d has no name", robust.ErrConfig, i)
 		}
 		if seen[a.Name] {
-			return fmt.Errorf("%w: suite attack name %q is used twice", ErrConfig, a.Name)
+			return fmt.Errorf("%w: suite attack name %q is used twice", robust.ErrConfig, a.Name)
 		}
 		seen[a.Name] = true
 		if a.New == nil {
-			return fmt.Errorf("%w: suite attack %q has no constructor", ErrConfig, a.Name)
+			return fmt.Errorf("%w: suite attack %q has no constructor", robust.ErrConfig, a.Name)
 		}
 		for _, e := range s.Epsilons {
 			if err := checkAttack(a, e); err != nil {
@@ -188,7 +182,7 @@ func (s Suite) Validate() error {
 func checkAttack(a SuiteAttack, eps float64) error {
 	atk := a.New(eps)
 	if atk == nil {
-		return fmt.Errorf("%w: suite attack %q returned no attack for eps %v", ErrConfig, a.Name, eps)
+		return fmt.Errorf("%w: suite attack %q returned no attack for eps %v", robust.ErrConfig, a.Name, eps)
 	}
 	if v, ok := atk.(interface{ Validate() error }); ok {
 		if err := v.Validate(); err != nil {
@@ -200,24 +194,24 @@ func checkAttack(a SuiteAttack, eps float64) error {
 
 // largeEps returns the budget of the large-epsilon check for inputs of d
 // values in bounds b, or 0 when the check is off.
-func (s Suite) largeEps(b Bounds, d int) float64 {
+func (s Suite) largeEps(b robust.Bounds, d int) float64 {
 	switch {
 	case s.LargeEps < 0:
 		return 0
 	case s.LargeEps > 0:
 		return s.LargeEps
-	case s.norm() == NormL2:
+	case s.norm() == robust.L2:
 		return float64(b.Width()) * math.Sqrt(float64(d))
 	}
 	return float64(b.Width())
 }
 
-// BatchSeed is the seed Evaluate gives, through robust.Reseedable, to the
+// batchSeed is the seed Evaluate gives, through robust.Reseedable, to the
 // attack called name at budget eps on batch j, the examples
 // [j*BatchSize, (j+1)*BatchSize) of the evaluation. Batches are numbered
 // from the start of the whole evaluation, not of a shard, and the seed does
 // not depend on the order of attacks or epsilons in the suite, so a batch
 // can be rerun alone. It mixes its inputs with SplitMix64 and FNV-1a.
-func BatchSeed(seed uint64, name string, eps float64, j int) uint64 {
+func batchSeed(seed uint64, name string, eps float64, j int) uint64 {
 	return mix.Named(seed, name, eps, j)
 }

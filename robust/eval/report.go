@@ -1,9 +1,11 @@
-package robust
+package eval
 
 import (
 	"encoding/json"
 	"fmt"
 	"io"
+
+	"github.com/gorobust/gorobust/robust"
 )
 
 // ReportSchema identifies the JSON layout of Report. It changes, with a new
@@ -78,13 +80,13 @@ type Settings struct {
 	// Suite ("suite") is Suite.Name.
 	Suite string `json:"suite"`
 	// Norm ("norm") is "linf" or "l2".
-	Norm string `json:"norm"`
+	Norm robust.Norm `json:"norm"`
 	// Epsilons ("epsilons") are the suite's budgets.
 	Epsilons []float64 `json:"epsilons"`
 	// LargeEps ("large_eps") is the budget of the large-epsilon check, 0
 	// when it was skipped.
 	LargeEps float64 `json:"large_eps"`
-	// Seed ("seed") is Suite.Seed; attack seeds follow from it by BatchSeed.
+	// Seed ("seed") is Suite.Seed; attack seeds follow from it by SeedRule.
 	Seed uint64 `json:"seed"`
 	// SeedRule ("seed_rule") says how, for readers without the Go code.
 	SeedRule string `json:"seed_rule"`
@@ -342,7 +344,7 @@ func ReadReport(r io.Reader) (*Report, error) {
 		return nil, fmt.Errorf("robust: decoding report: %w", err)
 	}
 	if rep.Schema != ReportSchema {
-		return nil, fmt.Errorf("%w: report schema %q, want %q", ErrConfig, rep.Schema, ReportSchema)
+		return nil, fmt.Errorf("%w: report schema %q, want %q", robust.ErrConfig, rep.Schema, ReportSchema)
 	}
 	return &rep, nil
 }

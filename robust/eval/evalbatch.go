@@ -1,4 +1,4 @@
-package robust
+package eval
 
 import (
 	"context"
@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"gorgonia.org/tensor"
+
+	"github.com/gorobust/gorobust/internal/tensors"
+	"github.com/gorobust/gorobust/robust"
 )
 
 // probabilityTolerance is how far from 1 a row of outputs may sum and still
@@ -32,20 +35,20 @@ func (e *evaluator) block(ctx context.Context, j int) (blockResult, error) {
 	if err != nil {
 		return blockResult{}, fmt.Errorf("robust: reading examples [%d, %d): %w", lo, hi, err)
 	}
-	nb, xs, err := CheckImages(x, e.bounds)
+	nb, xs, err := tensors.CheckImages(x, e.bounds)
 	if err != nil {
 		return blockResult{}, fmt.Errorf("robust: examples [%d, %d): %w", lo, hi, err)
 	}
 	if sh := x.Shape(); nb != len(idx) || sh[1] != e.shape[0] || sh[2] != e.shape[1] || sh[3] != e.shape[2] {
 		return blockResult{}, fmt.Errorf("%w: examples [%d, %d) have shape %v, want (%d, %d, %d, %d)",
-			ErrShape, lo, hi, sh, len(idx), e.shape[0], e.shape[1], e.shape[2])
+			robust.ErrShape, lo, hi, sh, len(idx), e.shape[0], e.shape[1], e.shape[2])
 	}
 	if len(y) != nb {
-		return blockResult{}, fmt.Errorf("%w: examples [%d, %d): %d labels", ErrShape, lo, hi, len(y))
+		return blockResult{}, fmt.Errorf("%w: examples [%d, %d): %d labels", robust.ErrShape, lo, hi, len(y))
 	}
 	for i, l := range y {
 		if l < 0 || l >= e.classes {
-			return blockResult{}, fmt.Errorf("%w: example %d has label %d, want [0, %d)", ErrLabel, lo+i, l, e.classes)
+			return blockResult{}, fmt.Errorf("%w: example %d has label %d, want [0, %d)", robust.ErrLabel, lo+i, l, e.classes)
 		}
 	}
 
@@ -95,7 +98,7 @@ func (e *evaluator) block(ctx context.Context, j int) (blockResult, error) {
 
 // cleanChecks fills in label, clean prediction and the per-example sanity
 // data of the batch x starting at example lo.
-func (e *evaluator) cleanChecks(ctx context.Context, cm Classifier, x *tensor.Dense, y []int, lo int, ex []Example) error {
+func (e *evaluator) cleanChecks(ctx context.Context, cm robust.Classifier, x *tensor.Dense, y []int, lo int, ex []Example) error {
 	nb, k := len(ex), e.classes
 	z1, err := e.logits(ctx, cm, x, nb)
 	if err != nil {
@@ -118,15 +121,15 @@ func (e *evaluator) cleanChecks(ctx context.Context, cm Classifier, x *tensor.De
 		}
 		ex[i].Probabilities = unit && math.Abs(sum-1) <= probabilityTolerance
 	}
-	dm, ok := cm.(Differentiable)
+	dm, ok := cm.(robust.Differentiable)
 	if !ok {
 		return nil
 	}
-	_, gce, err := dm.LossGrad(ctx, x, Objective{Kind: CrossEntropy, Labels: y})
+	_, gce, err := dm.LossGrad(ctx, x, robust.Objective{Kind: robust.CrossEntropy, Labels: y})
 	if err != nil {
 		return fmt.Errorf("robust: cross-entropy gradient at examples [%d, %d): %w", lo, lo+nb, err)
 	}
-	_, gm, err := dm.LossGrad(ctx, x, Objective{Kind: Margin, Labels: y})
+	_, gm, err := dm.LossGrad(ctx, x, robust.Objective{Kind: robust.Margin, Labels: y})
 	if err != nil {
 		return fmt.Errorf("robust: margin gradient at examples [%d, %d): %w", lo, lo+nb, err)
 	}
@@ -173,30 +176,30 @@ func gradRows(g, x *tensor.Dense) ([]float64, error) {
 		if g != nil {
 			s = g.Shape()
 		}
-		return nil, fmt.Errorf("%w: gradient shape %v, want %v", ErrShape, s, x.Shape())
+		return nil, fmt.Errorf("%w: gradient shape %v, want %v", robust.ErrShape, s, x.Shape())
 	}
-	return Float64s(g)
+	return tensors.Float64s(g)
 }
 
 // logits returns m's finite logits of x, nb x classes values.
-func (e *evaluator) logits(ctx context.Context, m Classifier, x *tensor.Dense, nb int) ([]float64, error) {
+func (e *evaluator) logits(ctx context.Context, m robust.Classifier, x *tensor.Dense, nb int) ([]float64, error) {
 	z, err := m.Logits(ctx, x)
 	if err != nil {
 		return nil, err
 	}
 	if z == nil {
-		return nil, fmt.Errorf("%w: model returned nil logits", ErrShape)
+		return nil, fmt.Errorf("%w: model returned nil logits", robust.ErrShape)
 	}
 	if s := z.Shape(); len(s) != 2 || s[0] != nb || s[1] != e.classes {
-		return nil, fmt.Errorf("%w: logits shape %v, want (%d, %d)", ErrShape, s, nb, e.classes)
+		return nil, fmt.Errorf("%w: logits shape %v, want (%d, %d)", robust.ErrShape, s, nb, e.classes)
 	}
-	v, err := Float64s(z)
+	v, err := tensors.Float64s(z)
 	if err != nil {
 		return nil, err
 	}
 	for i, f := range v {
 		if isNonFinite(f) {
-			return nil, fmt.Errorf("%w: logit %d of example %d is %v", ErrNonFinite, i%e.classes, i/e.classes, f)
+			return nil, fmt.Errorf("%w: logit %d of example %d is %v", robust.ErrNonFinite, i%e.classes, i/e.classes, f)
 		}
 	}
 	return v, nil
@@ -206,11 +209,11 @@ func (e *evaluator) logits(ctx context.Context, m Classifier, x *tensor.Dense, n
 // xc (labels yc) of batch j and returns each one's outcome. The attack sees
 // the model through its own counter, whose counts go to rc; the verdict on
 // its output is counted by cm, the evaluator's.
-func (e *evaluator) attack(ctx context.Context, cm Classifier, a SuiteAttack, eps float64, j int,
+func (e *evaluator) attack(ctx context.Context, cm robust.Classifier, a SuiteAttack, eps float64, j int,
 	xc []float32, yc []int, shape tensor.Shape, rc *RunCost) ([]Outcome, error) {
 	atk := a.New(eps)
-	if rs, ok := atk.(Reseedable); ok {
-		atk = rs.WithSeed(BatchSeed(e.suite.Seed, a.Name, eps, j))
+	if rs, ok := atk.(robust.Reseedable); ok {
+		atk = rs.WithSeed(batchSeed(e.suite.Seed, a.Name, eps, j))
 	}
 	nc := len(yc)
 	in := tensor.New(tensor.WithShape(nc, shape[1], shape[2], shape[3]), tensor.WithBacking(append([]float32(nil), xc...)))
@@ -227,9 +230,9 @@ func (e *evaluator) attack(ctx context.Context, cm Classifier, a SuiteAttack, ep
 		if xAdv != nil {
 			s = xAdv.Shape()
 		}
-		return nil, fmt.Errorf("%w: attack output shape %v, want %v", ErrShape, s, in.Shape())
+		return nil, fmt.Errorf("%w: attack output shape %v, want %v", robust.ErrShape, s, in.Shape())
 	}
-	_, adv, err := CheckImages(xAdv, e.bounds)
+	_, adv, err := tensors.CheckImages(xAdv, e.bounds)
 	if err != nil {
 		return nil, fmt.Errorf("attack output: %w", err)
 	}
@@ -240,32 +243,13 @@ func (e *evaluator) attack(ctx context.Context, cm Classifier, a SuiteAttack, ep
 	d := len(xc) / nc
 	out := make([]Outcome, nc)
 	for k := range out {
-		dist := distance(e.suite.norm(), xc[k*d:(k+1)*d], adv[k*d:(k+1)*d])
+		dist := e.suite.norm().Distance(xc[k*d:(k+1)*d], adv[k*d:(k+1)*d])
 		if dist > eps {
-			return nil, fmt.Errorf("%w: attack output %d lies at %s distance %v > eps %v", ErrBounds, k, e.suite.norm(), dist, eps)
+			return nil, fmt.Errorf("%w: attack output %d lies at %s distance %v > eps %v", robust.ErrBounds, k, e.suite.norm(), dist, eps)
 		}
 		out[k] = Outcome{Pred: argmax(z[k*e.classes : (k+1)*e.classes]), Norm: dist}
 	}
 	return out, nil
-}
-
-// distance is the norm of v - x computed in float64 from float32 values, as
-// the attack package computes it, so that its attacks' guarantee
-// distance <= eps holds exactly.
-func distance(norm string, x, v []float32) float64 {
-	s := 0.0
-	for j, xv := range x {
-		diff := math.Abs(float64(v[j]) - float64(xv))
-		if norm == NormLInf {
-			s = math.Max(s, diff)
-		} else {
-			s += diff * diff
-		}
-	}
-	if norm == NormL2 {
-		s = math.Sqrt(s)
-	}
-	return s
 }
 
 func gatherRows(v []float32, d int, idx []int) []float32 {

@@ -1,17 +1,22 @@
-package robust
+// Package tensors checks and reads the gorgonia tensors that cross
+// gorobust's API: images (N x C x H x W float32, contiguous) and logits.
+// Errors wrap robust's sentinels.
+package tensors
 
 import (
 	"fmt"
 	"math"
 
 	"gorgonia.org/tensor"
+
+	"github.com/gorobust/gorobust/robust"
 )
 
 // Float64s returns the values of a float32 or float64 dense tensor as a new
 // float64 slice in row-major order.
 func Float64s(t *tensor.Dense) ([]float64, error) {
 	if t == nil {
-		return nil, fmt.Errorf("%w: nil tensor", ErrShape)
+		return nil, fmt.Errorf("%w: nil tensor", robust.ErrShape)
 	}
 	switch d := t.Data().(type) {
 	case []float32:
@@ -23,7 +28,7 @@ func Float64s(t *tensor.Dense) ([]float64, error) {
 	case []float64:
 		return append([]float64(nil), d...), nil
 	}
-	return nil, fmt.Errorf("%w: dtype %v, want float32 or float64", ErrShape, t.Dtype())
+	return nil, fmt.Errorf("%w: dtype %v, want float32 or float64", robust.ErrShape, t.Dtype())
 }
 
 // Images checks that x is a float32 N x C x H x W tensor with N > 0 and
@@ -31,34 +36,34 @@ func Float64s(t *tensor.Dense) ([]float64, error) {
 // when x belongs to someone else).
 func Images(x *tensor.Dense) (int, []float32, error) {
 	if x == nil {
-		return 0, nil, fmt.Errorf("%w: nil input", ErrShape)
+		return 0, nil, fmt.Errorf("%w: nil input", robust.ErrShape)
 	}
 	s := x.Shape()
 	if len(s) != 4 || s[0] < 1 || s[1] < 1 || s[2] < 1 || s[3] < 1 {
-		return 0, nil, fmt.Errorf("%w: input shape %v, want N x C x H x W", ErrShape, s)
+		return 0, nil, fmt.Errorf("%w: input shape %v, want N x C x H x W", robust.ErrShape, s)
 	}
 	d, ok := x.Data().([]float32)
 	if !ok {
-		return 0, nil, fmt.Errorf("%w: input dtype %v, want float32", ErrShape, x.Dtype())
+		return 0, nil, fmt.Errorf("%w: input dtype %v, want float32", robust.ErrShape, x.Dtype())
 	}
 	if !x.IsNativelyAccessible() || x.IsMaterializable() || len(d) != s.TotalSize() {
-		return 0, nil, fmt.Errorf("%w: input must be a contiguous dense tensor", ErrShape)
+		return 0, nil, fmt.Errorf("%w: input must be a contiguous dense tensor", robust.ErrShape)
 	}
 	return s[0], d, nil
 }
 
 // CheckImages is Images plus a check that every value is finite and inside b.
-func CheckImages(x *tensor.Dense, b Bounds) (int, []float32, error) {
+func CheckImages(x *tensor.Dense, b robust.Bounds) (int, []float32, error) {
 	n, d, err := Images(x)
 	if err != nil {
 		return 0, nil, err
 	}
 	for i, v := range d {
 		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return 0, nil, fmt.Errorf("%w: input[%d] = %v", ErrNonFinite, i, v)
+			return 0, nil, fmt.Errorf("%w: input[%d] = %v", robust.ErrNonFinite, i, v)
 		}
 		if v < b.Min || v > b.Max {
-			return 0, nil, fmt.Errorf("%w: input[%d] = %v outside [%v, %v]", ErrBounds, i, v, b.Min, b.Max)
+			return 0, nil, fmt.Errorf("%w: input[%d] = %v outside [%v, %v]", robust.ErrBounds, i, v, b.Min, b.Max)
 		}
 	}
 	return n, d, nil
@@ -68,7 +73,7 @@ func CheckImages(x *tensor.Dense, b Bounds) (int, []float32, error) {
 func Argmax(logits *tensor.Dense) ([]int, error) {
 	s := logits.Shape()
 	if len(s) != 2 {
-		return nil, fmt.Errorf("%w: logits shape %v, want N x K", ErrShape, s)
+		return nil, fmt.Errorf("%w: logits shape %v, want N x K", robust.ErrShape, s)
 	}
 	z, err := Float64s(logits)
 	if err != nil {

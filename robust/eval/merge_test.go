@@ -1,4 +1,4 @@
-package robust_test
+package eval_test
 
 import (
 	"bytes"
@@ -9,11 +9,12 @@ import (
 
 	"github.com/gorobust/gorobust/internal/testmodel"
 	"github.com/gorobust/gorobust/robust"
+	"github.com/gorobust/gorobust/robust/eval"
 )
 
 // compareReports checks that b has a's settings and results, example by
 // example. Environment, Cost and MergedFrom may differ.
-func compareReports(t *testing.T, a, b *robust.Report) {
+func compareReports(t *testing.T, a, b *eval.Report) {
 	t.Helper()
 	if !reflect.DeepEqual(a.Settings, b.Settings) {
 		t.Errorf("settings differ:\n%+v\n%+v", a.Settings, b.Settings)
@@ -32,13 +33,13 @@ func compareReports(t *testing.T, a, b *robust.Report) {
 }
 
 // roundTrip encodes r as JSON and decodes it again.
-func roundTrip(t *testing.T, r *robust.Report) *robust.Report {
+func roundTrip(t *testing.T, r *eval.Report) *eval.Report {
 	t.Helper()
 	var buf bytes.Buffer
 	if err := r.WriteJSON(&buf); err != nil {
 		t.Fatal(err)
 	}
-	out, err := robust.ReadReport(&buf)
+	out, err := eval.ReadReport(&buf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,28 +52,28 @@ func TestMergedShardsEqualSingleRun(t *testing.T) {
 	// the batch [32, 40) straddles a shard boundary, and both randomized
 	// attacks draw per-batch seeds.
 	const n, batch, k = 50, 8, 3
-	s := robust.Suite{Name: "merge", Epsilons: []float64{0.08, 0.15}, Seed: 42, Attacks: []robust.SuiteAttack{pgd(5), square(30)}}
-	single, err := robust.Evaluate(context.Background(), m, ds, s, &robust.EvaluateOptions{Examples: n, BatchSize: batch, Meta: map[string]string{"model": "standard"}})
+	s := eval.Suite{Name: "merge", Epsilons: []float64{0.08, 0.15}, Seed: 42, Attacks: []eval.SuiteAttack{pgd(5), square(30)}}
+	single, err := eval.Evaluate(context.Background(), m, ds, s, &eval.EvaluateOptions{Examples: n, BatchSize: batch, Meta: map[string]string{"model": "standard"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	shards := make([]*robust.Report, k)
+	shards := make([]*eval.Report, k)
 	for i := range shards {
-		r, err := robust.Evaluate(context.Background(), m, ds, s, &robust.EvaluateOptions{
-			Examples: n, BatchSize: batch, Shard: robust.Shard{Index: i, Count: k}, Parallel: 1 + i%2,
+		r, err := eval.Evaluate(context.Background(), m, ds, s, &eval.EvaluateOptions{
+			Examples: n, BatchSize: batch, Shard: eval.Shard{Index: i, Count: k}, Parallel: 1 + i%2,
 			Meta: map[string]string{"model": "standard"},
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		lo, hi := robust.Shard{Index: i, Count: k}.Range(n)
+		lo, hi := eval.Shard{Index: i, Count: k}.Range(n)
 		if len(r.Examples) != hi-lo || r.Settings.Shard.Begin != lo || r.Settings.Shard.End != hi {
 			t.Fatalf("shard %d holds %d examples from %+v, want [%d, %d)", i, len(r.Examples), r.Settings.Shard, lo, hi)
 		}
 		// Shards travel as JSON files between machines.
 		shards[i] = roundTrip(t, r)
 	}
-	merged, err := robust.Merge(shards[2], shards[0], shards[1])
+	merged, err := eval.Merge(shards[2], shards[0], shards[1])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,19 +95,19 @@ func TestMergedShardsEqualSingleRun(t *testing.T) {
 		other := *shards[1]
 		other.Settings.Seed++
 		dup := *shards[1]
-		for name, set := range map[string][]*robust.Report{
+		for name, set := range map[string][]*eval.Report{
 			"missing shard":   {shards[0], shards[1]},
 			"duplicate shard": {shards[0], shards[1], &dup},
 			"other settings":  {shards[0], &other, shards[2]},
 			"nothing":         nil,
 		} {
-			if _, err := robust.Merge(set...); !errors.Is(err, robust.ErrConfig) {
+			if _, err := eval.Merge(set...); !errors.Is(err, robust.ErrConfig) {
 				t.Errorf("%s: %v", name, err)
 			}
 		}
 		cut := *shards[1]
 		cut.Examples = cut.Examples[1:]
-		if _, err := robust.Merge(shards[0], &cut, shards[2]); err == nil {
+		if _, err := eval.Merge(shards[0], &cut, shards[2]); err == nil {
 			t.Error("a shard with a missing example merged")
 		}
 	})
@@ -119,7 +120,7 @@ func TestShardRange(t *testing.T) {
 		for _, k := range []int{1, 2, 3, 7, 16} {
 			next := 0
 			for i := 0; i < k; i++ {
-				lo, hi := robust.Shard{Index: i, Count: k}.Range(n)
+				lo, hi := eval.Shard{Index: i, Count: k}.Range(n)
 				if lo != next || hi < lo {
 					t.Fatalf("n %d shard %d of %d: [%d, %d) after %d", n, i, k, lo, hi, next)
 				}
@@ -139,23 +140,23 @@ func TestMergeWithEmptyShard(t *testing.T) {
 		t.Fatal(err)
 	}
 	ds := tensorDataset{x, y}
-	s := robust.Suite{Epsilons: []float64{0.1}, Attacks: []robust.SuiteAttack{pgd(3)}}
-	single, err := robust.Evaluate(context.Background(), m, ds, s, nil)
+	s := eval.Suite{Epsilons: []float64{0.1}, Attacks: []eval.SuiteAttack{pgd(3)}}
+	single, err := eval.Evaluate(context.Background(), m, ds, s, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var shards []*robust.Report
+	var shards []*eval.Report
 	for i := range 3 {
-		r, err := robust.Evaluate(context.Background(), m, ds, s, &robust.EvaluateOptions{Shard: robust.Shard{Index: i, Count: 3}})
+		r, err := eval.Evaluate(context.Background(), m, ds, s, &eval.EvaluateOptions{Shard: eval.Shard{Index: i, Count: 3}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if i == 0 && (len(r.Examples) != 0 || flag(t, r, robust.FlagLargeEps).Checked) {
+		if i == 0 && (len(r.Examples) != 0 || flag(t, r, eval.FlagLargeEps).Checked) {
 			t.Errorf("empty shard: %d examples, flags %+v", len(r.Examples), r.Sanity)
 		}
 		shards = append(shards, roundTrip(t, r))
 	}
-	merged, err := robust.Merge(shards...)
+	merged, err := eval.Merge(shards...)
 	if err != nil {
 		t.Fatal(err)
 	}

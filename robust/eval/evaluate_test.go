@@ -1,4 +1,4 @@
-package robust_test
+package eval_test
 
 import (
 	"context"
@@ -9,24 +9,26 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/gorobust/gorobust/attack"
+	"github.com/gorobust/gorobust/internal/tensors"
 	"github.com/gorobust/gorobust/robust"
+	"github.com/gorobust/gorobust/robust/eval"
 )
 
 func TestEvaluateMNIST(t *testing.T) {
 	m, ds := standardMNIST(t)
 	const n = 60 // examples; batches of 25 leave a partial last batch
-	s := robust.Suite{Name: "test", Epsilons: []float64{0.05, 0.3}, Seed: 7, Attacks: []robust.SuiteAttack{
+	s := eval.Suite{Name: "test", Epsilons: []float64{0.05, 0.3}, Seed: 7, Attacks: []eval.SuiteAttack{
 		{Name: "FGSM", New: func(e float64) robust.Attack { return attack.FGSM{Eps: e} }},
 		pgd(10),
 	}}
-	var calls []robust.Progress
-	r, err := robust.Evaluate(context.Background(), m, ds, s, &robust.EvaluateOptions{
-		Examples: n, BatchSize: 25, Progress: func(p robust.Progress) { calls = append(calls, p) },
+	var calls []eval.Progress
+	r, err := eval.Evaluate(context.Background(), m, ds, s, &eval.EvaluateOptions{
+		Examples: n, BatchSize: 25, Progress: func(p eval.Progress) { calls = append(calls, p) },
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Schema != robust.ReportSchema || len(r.Examples) != n || r.Clean.Total != n {
+	if r.Schema != eval.ReportSchema || len(r.Examples) != n || r.Clean.Total != n {
 		t.Fatalf("schema %q, %d examples, clean total %d", r.Schema, len(r.Examples), r.Clean.Total)
 	}
 	// 3 batches x (2 epsilons + the large-epsilon check) x 2 attacks.
@@ -43,7 +45,7 @@ func TestEvaluateMNIST(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pred, _ := robust.Argmax(z)
+	pred, _ := tensors.Argmax(z)
 	correct := 0
 	for i, ex := range r.Examples {
 		if ex.Index != i || ex.Label != y[i] || ex.CleanPred != pred[i] {
@@ -113,7 +115,7 @@ func TestEvaluateMNIST(t *testing.T) {
 			t.Errorf("%s at %v: %d gradient images, want %d", rc.Attack, rc.Eps, rc.Calls.GradImages, want)
 		}
 	}
-	ev := robust.Calls{Logits: 3*2 + 3*6, LogitsImages: 2*n + 6*int64(correct), Grad: 3 * 2, GradImages: 2 * n}
+	ev := eval.Calls{Logits: 3*2 + 3*6, LogitsImages: 2*n + 6*int64(correct), Grad: 3 * 2, GradImages: 2 * n}
 	if c.Evaluator != ev {
 		t.Errorf("evaluator calls %+v, want %+v", c.Evaluator, ev)
 	}
@@ -128,10 +130,10 @@ func TestEvaluateMNIST(t *testing.T) {
 
 func TestEvaluateParallelAndRepeatable(t *testing.T) {
 	m, ds := standardMNIST(t)
-	s := robust.Suite{Epsilons: []float64{0.1}, Attacks: []robust.SuiteAttack{pgd(5), square(20)}, LargeEps: -1}
-	var reps []*robust.Report
+	s := eval.Suite{Epsilons: []float64{0.1}, Attacks: []eval.SuiteAttack{pgd(5), square(20)}, LargeEps: -1}
+	var reps []*eval.Report
 	for _, par := range []int{1, 3, 1} {
-		r, err := robust.Evaluate(context.Background(), m, ds, s, &robust.EvaluateOptions{Examples: 40, BatchSize: 10, Parallel: par})
+		r, err := eval.Evaluate(context.Background(), m, ds, s, &eval.EvaluateOptions{Examples: 40, BatchSize: 10, Parallel: par})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -142,7 +144,7 @@ func TestEvaluateParallelAndRepeatable(t *testing.T) {
 	}
 	// Another seed gives other random starts.
 	s.Seed = 1
-	r, err := robust.Evaluate(context.Background(), m, ds, s, &robust.EvaluateOptions{Examples: 40, BatchSize: 10})
+	r, err := eval.Evaluate(context.Background(), m, ds, s, &eval.EvaluateOptions{Examples: 40, BatchSize: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,41 +164,41 @@ func TestEvaluateParallelAndRepeatable(t *testing.T) {
 
 func TestEvaluateErrors(t *testing.T) {
 	m, ds := standardMNIST(t)
-	ok := robust.Suite{Epsilons: []float64{0.1}, Attacks: []robust.SuiteAttack{pgd(2)}}
-	bad := func(f func(*robust.Suite)) robust.Suite {
+	ok := eval.Suite{Epsilons: []float64{0.1}, Attacks: []eval.SuiteAttack{pgd(2)}}
+	bad := func(f func(*eval.Suite)) eval.Suite {
 		s := ok
-		s.Attacks = append([]robust.SuiteAttack(nil), ok.Attacks...)
+		s.Attacks = append([]eval.SuiteAttack(nil), ok.Attacks...)
 		f(&s)
 		return s
 	}
 	cases := []struct {
 		name string
-		s    robust.Suite
-		opts *robust.EvaluateOptions
+		s    eval.Suite
+		opts *eval.EvaluateOptions
 		want error
 	}{
-		{"no epsilons", bad(func(s *robust.Suite) { s.Epsilons = nil }), nil, robust.ErrConfig},
-		{"decreasing epsilons", bad(func(s *robust.Suite) { s.Epsilons = []float64{0.2, 0.1} }), nil, robust.ErrConfig},
-		{"zero epsilon", bad(func(s *robust.Suite) { s.Epsilons = []float64{0} }), nil, robust.ErrConfig},
-		{"NaN epsilon", bad(func(s *robust.Suite) { s.Epsilons = []float64{math.NaN()} }), nil, robust.ErrConfig},
-		{"unknown norm", bad(func(s *robust.Suite) { s.Norm = "l1" }), nil, robust.ErrConfig},
-		{"no attacks", bad(func(s *robust.Suite) { s.Attacks = nil }), nil, robust.ErrConfig},
-		{"duplicate names", bad(func(s *robust.Suite) { s.Attacks = append(s.Attacks, pgd(3)) }), nil, robust.ErrConfig},
-		{"nil constructor", bad(func(s *robust.Suite) { s.Attacks[0].New = nil }), nil, robust.ErrConfig},
-		{"nil attack", bad(func(s *robust.Suite) { s.Attacks[0].New = func(float64) robust.Attack { return nil } }), nil, robust.ErrConfig},
-		{"attack rejects settings", bad(func(s *robust.Suite) {
+		{"no epsilons", bad(func(s *eval.Suite) { s.Epsilons = nil }), nil, robust.ErrConfig},
+		{"decreasing epsilons", bad(func(s *eval.Suite) { s.Epsilons = []float64{0.2, 0.1} }), nil, robust.ErrConfig},
+		{"zero epsilon", bad(func(s *eval.Suite) { s.Epsilons = []float64{0} }), nil, robust.ErrConfig},
+		{"NaN epsilon", bad(func(s *eval.Suite) { s.Epsilons = []float64{math.NaN()} }), nil, robust.ErrConfig},
+		{"unknown norm", bad(func(s *eval.Suite) { s.Norm = 7 }), nil, robust.ErrConfig},
+		{"no attacks", bad(func(s *eval.Suite) { s.Attacks = nil }), nil, robust.ErrConfig},
+		{"duplicate names", bad(func(s *eval.Suite) { s.Attacks = append(s.Attacks, pgd(3)) }), nil, robust.ErrConfig},
+		{"nil constructor", bad(func(s *eval.Suite) { s.Attacks[0].New = nil }), nil, robust.ErrConfig},
+		{"nil attack", bad(func(s *eval.Suite) { s.Attacks[0].New = func(float64) robust.Attack { return nil } }), nil, robust.ErrConfig},
+		{"attack rejects settings", bad(func(s *eval.Suite) {
 			s.Attacks[0].New = func(e float64) robust.Attack { return attack.PGD{Eps: e, Steps: -1} }
 		}), nil, robust.ErrConfig},
-		{"large eps below the epsilons", bad(func(s *robust.Suite) { s.LargeEps = 0.05 }), nil, robust.ErrConfig},
-		{"bad shard", ok, &robust.EvaluateOptions{Shard: robust.Shard{Index: 2, Count: 2}}, robust.ErrConfig},
-		{"too many examples", ok, &robust.EvaluateOptions{Examples: ds.Len() + 1}, robust.ErrConfig},
-		{"negative batch", ok, &robust.EvaluateOptions{BatchSize: -1}, robust.ErrConfig},
-		{"attack leaves the ball", bad(func(s *robust.Suite) {
+		{"large eps below the epsilons", bad(func(s *eval.Suite) { s.LargeEps = 0.05 }), nil, robust.ErrConfig},
+		{"bad shard", ok, &eval.EvaluateOptions{Shard: eval.Shard{Index: 2, Count: 2}}, robust.ErrConfig},
+		{"too many examples", ok, &eval.EvaluateOptions{Examples: ds.Len() + 1}, robust.ErrConfig},
+		{"negative batch", ok, &eval.EvaluateOptions{BatchSize: -1}, robust.ErrConfig},
+		{"attack leaves the ball", bad(func(s *eval.Suite) {
 			s.Attacks[0].New = func(e float64) robust.Attack { return overshoot{e} }
-		}), &robust.EvaluateOptions{Examples: 5}, robust.ErrBounds},
-		{"attack fails", bad(func(s *robust.Suite) {
+		}), &eval.EvaluateOptions{Examples: 5}, robust.ErrBounds},
+		{"attack fails", bad(func(s *eval.Suite) {
 			s.Attacks[0].New = func(e float64) robust.Attack { return attack.PGD{Eps: e, Steps: 2} }
-		}), &robust.EvaluateOptions{Examples: 5}, nil},
+		}), &eval.EvaluateOptions{Examples: 5}, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -206,7 +208,7 @@ func TestEvaluateErrors(t *testing.T) {
 				model = softmaxModel{m}
 				c.want = robust.ErrNoGradient
 			}
-			r, err := robust.Evaluate(context.Background(), model, ds, c.s, c.opts)
+			r, err := eval.Evaluate(context.Background(), model, ds, c.s, c.opts)
 			if !errors.Is(err, c.want) || r != nil {
 				t.Errorf("got report %v, error %v; want %v", r != nil, err, c.want)
 			}
@@ -214,7 +216,7 @@ func TestEvaluateErrors(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := robust.Evaluate(ctx, m, ds, ok, &robust.EvaluateOptions{Examples: 5}); !errors.Is(err, context.Canceled) {
+	if _, err := eval.Evaluate(ctx, m, ds, ok, &eval.EvaluateOptions{Examples: 5}); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled context: %v", err)
 	}
 }

@@ -1,22 +1,25 @@
-package robust
+package eval
 
 import (
 	"fmt"
 	"maps"
 	"sync"
 	"time"
+
+	"github.com/gorobust/gorobust/internal/tensors"
+	"github.com/gorobust/gorobust/robust"
 )
 
 // seedRule is Settings.SeedRule.
-const seedRule = "each batch j (examples [j*batch_size, (j+1)*batch_size) of the evaluation) runs each Reseedable " +
-	"attack with robust.BatchSeed(seed, attack name, eps, j): SplitMix64 over seed, FNV-1a of the name, the eps bits and j"
+const seedRule = "each batch j (examples [j*batch_size, (j+1)*batch_size) of the evaluation) runs each robust.Reseedable " +
+	"attack with a seed derived from (seed, attack name, eps, j): SplitMix64 over seed, FNV-1a of the name, the eps bits and j"
 
 // evaluator holds one Evaluate call's resolved settings and its progress.
 type evaluator struct {
-	model   Classifier
-	data    Dataset
+	model   robust.Classifier
+	data    robust.Dataset
 	suite   Suite
-	bounds  Bounds
+	bounds  robust.Bounds
 	classes int
 	shape   [3]int // C, H, W
 
@@ -34,13 +37,13 @@ type evaluator struct {
 	total      int
 }
 
-func newEvaluator(m Classifier, ds Dataset, s Suite, opts *EvaluateOptions) (*evaluator, error) {
+func newEvaluator(m robust.Classifier, ds robust.Dataset, s Suite, opts *EvaluateOptions) (*evaluator, error) {
 	var o EvaluateOptions
 	if opts != nil {
 		o = *opts
 	}
 	if m == nil || ds == nil {
-		return nil, fmt.Errorf("%w: Evaluate needs a model and a dataset", ErrConfig)
+		return nil, fmt.Errorf("%w: Evaluate needs a model and a dataset", robust.ErrConfig)
 	}
 	if err := s.Validate(); err != nil {
 		return nil, err
@@ -51,24 +54,24 @@ func newEvaluator(m Classifier, ds Dataset, s Suite, opts *EvaluateOptions) (*ev
 	}
 	k := m.NumClasses()
 	if k < 2 {
-		return nil, fmt.Errorf("%w: model has %d classes, want >= 2", ErrConfig, k)
+		return nil, fmt.Errorf("%w: model has %d classes, want >= 2", robust.ErrConfig, k)
 	}
 	if o.BatchSize < 0 || o.Examples < 0 || o.Parallel < 0 {
 		return nil, fmt.Errorf("%w: EvaluateOptions BatchSize %d, Examples %d, Parallel %d must be >= 0",
-			ErrConfig, o.BatchSize, o.Examples, o.Parallel)
+			robust.ErrConfig, o.BatchSize, o.Examples, o.Parallel)
 	}
 	if err := o.Shard.Validate(); err != nil {
 		return nil, err
 	}
 	n := ds.Len()
 	if o.Examples > n {
-		return nil, fmt.Errorf("%w: EvaluateOptions.Examples %d exceeds the dataset's %d examples", ErrConfig, o.Examples, n)
+		return nil, fmt.Errorf("%w: EvaluateOptions.Examples %d exceeds the dataset's %d examples", robust.ErrConfig, o.Examples, n)
 	}
 	if o.Examples > 0 {
 		n = o.Examples
 	}
 	if n == 0 {
-		return nil, fmt.Errorf("%w: Evaluate on an empty dataset", ErrConfig)
+		return nil, fmt.Errorf("%w: Evaluate on an empty dataset", robust.ErrConfig)
 	}
 	e := &evaluator{
 		model: m, data: ds, suite: s, bounds: b, classes: k,
@@ -89,7 +92,7 @@ func newEvaluator(m Classifier, ds Dataset, s Suite, opts *EvaluateOptions) (*ev
 	if err != nil {
 		return nil, fmt.Errorf("robust: reading example 0: %w", err)
 	}
-	if _, _, err := Images(x); err != nil {
+	if _, _, err := tensors.Images(x); err != nil {
 		return nil, fmt.Errorf("robust: example 0: %w", err)
 	}
 	sh := x.Shape()
@@ -108,7 +111,7 @@ func newEvaluator(m Classifier, ds Dataset, s Suite, opts *EvaluateOptions) (*ev
 // checkLarge validates every attack at the large epsilon.
 func (e *evaluator) checkLarge() error {
 	if last := e.suite.Epsilons[len(e.suite.Epsilons)-1]; e.large <= last {
-		return fmt.Errorf("%w: suite LargeEps %v must exceed the largest epsilon %v", ErrConfig, e.large, last)
+		return fmt.Errorf("%w: suite LargeEps %v must exceed the largest epsilon %v", robust.ErrConfig, e.large, last)
 	}
 	for _, a := range e.suite.Attacks {
 		if err := checkAttack(a, e.large); err != nil {
@@ -139,12 +142,12 @@ func (e *evaluator) settings() Settings {
 		},
 		Meta: maps.Clone(e.meta),
 	}
-	_, s.Model.Differentiable = e.model.(Differentiable)
+	_, s.Model.Differentiable = e.model.(robust.Differentiable)
 	for _, a := range e.suite.Attacks {
 		info := AttackInfo{Name: a.Name, BlackBox: a.BlackBox}
 		for _, eps := range e.eps {
 			atk := a.New(eps)
-			if _, ok := atk.(Reseedable); ok {
+			if _, ok := atk.(robust.Reseedable); ok {
 				info.Reseeded = true
 			}
 			info.Configs = append(info.Configs, fmt.Sprintf("%T%+v", atk, atk))

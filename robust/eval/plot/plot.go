@@ -1,4 +1,4 @@
-// Package report draws a robust.Report as a plot of robust accuracy against
+// Package plot draws a eval.Report as a plot of robust accuracy against
 // epsilon, with gonum.org/v1/plot, in PNG, SVG or any other format that
 // gonum's vg supports (pdf, eps, jpg, tif). It is a package of its own so
 // that robust itself does not pull in the plotting libraries; the JSON and
@@ -10,7 +10,7 @@
 // text table shows it.
 //
 // The functions only read the report and are safe for concurrent use.
-package report
+package plot
 
 import (
 	"fmt"
@@ -27,6 +27,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/gorobust/gorobust/robust"
+	"github.com/gorobust/gorobust/robust/eval"
 )
 
 // Default plot size.
@@ -45,11 +46,11 @@ var palette = []color.RGBA{
 // Plot returns the plot of r: robust accuracy against epsilon per attack
 // and for the worst case. It returns an error for a report without any
 // epsilon.
-func Plot(r *robust.Report) (*plot.Plot, error) {
+func Plot(r *eval.Report) (*plot.Plot, error) {
 	if r == nil {
 		return nil, fmt.Errorf("report: nil report: %w", robust.ErrConfig)
 	}
-	var curve []robust.EpsResult
+	var curve []eval.EpsResult
 	for _, res := range r.Results {
 		if !res.LargeEpsCheck {
 			curve = append(curve, res)
@@ -78,7 +79,7 @@ func Plot(r *robust.Report) (*plot.Plot, error) {
 	p.Legend.Left = true
 	p.Legend.XOffs, p.Legend.YOffs = vg.Points(12), vg.Points(8)
 
-	line := func(acc func(robust.EpsResult) float64) plotter.XYs {
+	line := func(acc func(eval.EpsResult) float64) plotter.XYs {
 		xy := plotter.XYs{{X: 0, Y: r.Clean.Accuracy}}
 		for _, res := range curve {
 			xy = append(xy, plotter.XY{X: res.Eps, Y: acc(res)})
@@ -87,7 +88,7 @@ func Plot(r *robust.Report) (*plot.Plot, error) {
 	}
 	// The worst case goes first, thick and dashed, so that attack lines
 	// that coincide with it stay visible on top of it.
-	l, s, err := plotter.NewLinePoints(line(func(res robust.EpsResult) float64 { return res.WorstCase.Accuracy }))
+	l, s, err := plotter.NewLinePoints(line(func(res eval.EpsResult) float64 { return res.WorstCase.Accuracy }))
 	if err != nil {
 		return nil, fmt.Errorf("report: worst case: %w", err)
 	}
@@ -99,7 +100,7 @@ func Plot(r *robust.Report) (*plot.Plot, error) {
 	p.Add(l, s)
 	p.Legend.Add("worst case", l, s)
 	for a, info := range st.Attacks {
-		l, s, err := plotter.NewLinePoints(line(func(res robust.EpsResult) float64 { return res.Attacks[a].Robust.Accuracy }))
+		l, s, err := plotter.NewLinePoints(line(func(res eval.EpsResult) float64 { return res.Attacks[a].Robust.Accuracy }))
 		if err != nil {
 			return nil, fmt.Errorf("report: %s: %w", info.Name, err)
 		}
@@ -127,7 +128,7 @@ func accuracyTicks() []plot.Tick {
 }
 
 // epsTicks labels 0 and every epsilon of the curve.
-func epsTicks(curve []robust.EpsResult) []plot.Tick {
+func epsTicks(curve []eval.EpsResult) []plot.Tick {
 	t := []plot.Tick{{Value: 0, Label: "0"}}
 	for _, res := range curve {
 		t = append(t, plot.Tick{Value: res.Eps, Label: strconv.FormatFloat(res.Eps, 'g', 4, 64)})
@@ -140,7 +141,7 @@ func epsTicks(curve []robust.EpsResult) []plot.Tick {
 const margin = 6 * vg.Millimeter / 2
 
 // writerTo draws the plot of r on a canvas of the given format.
-func writerTo(r *robust.Report, format string) (io.WriterTo, error) {
+func writerTo(r *eval.Report, format string) (io.WriterTo, error) {
 	p, err := Plot(r)
 	if err != nil {
 		return nil, err
@@ -155,7 +156,7 @@ func writerTo(r *robust.Report, format string) (io.WriterTo, error) {
 
 // WritePlot writes the plot of r to w at the default size, in the given
 // format: "png", "svg", "pdf", "eps", "jpg" or "tif".
-func WritePlot(w io.Writer, r *robust.Report, format string) error {
+func WritePlot(w io.Writer, r *eval.Report, format string) error {
 	wt, err := writerTo(r, format)
 	if err != nil {
 		return err
@@ -168,7 +169,7 @@ func WritePlot(w io.Writer, r *robust.Report, format string) error {
 
 // SavePlot writes the plot of r to the file at path, in the format its
 // extension names (".png", ".svg", ...). It replaces an existing file.
-func SavePlot(path string, r *robust.Report) (err error) {
+func SavePlot(path string, r *eval.Report) (err error) {
 	format := strings.TrimPrefix(filepath.Ext(path), ".")
 	if format == "" {
 		return fmt.Errorf("report: %s has no extension to choose a format by: %w", path, robust.ErrConfig)

@@ -1,4 +1,4 @@
-package report_test
+package plot_test
 
 import (
 	"bytes"
@@ -16,7 +16,8 @@ import (
 	"github.com/gorobust/gorobust/attack/suite"
 	"github.com/gorobust/gorobust/internal/testmodel"
 	"github.com/gorobust/gorobust/robust"
-	"github.com/gorobust/gorobust/robust/report"
+	"github.com/gorobust/gorobust/robust/eval"
+	"github.com/gorobust/gorobust/robust/eval/plot"
 )
 
 // batch serves a fixed batch as a robust.Dataset.
@@ -39,7 +40,7 @@ func (d batch) Batch(idx []int) (*tensor.Dense, []int, error) {
 	return tensor.New(tensor.WithShape(len(idx), s[1], s[2], s[3]), tensor.WithBacking(x)), y, nil
 }
 
-func evaluated(t *testing.T) *robust.Report {
+func evaluated(t *testing.T) *eval.Report {
 	t.Helper()
 	m, x, y, err := testmodel.Trained(30)
 	if err != nil {
@@ -48,7 +49,7 @@ func evaluated(t *testing.T) *robust.Report {
 	s := suite.Strong(0.05, 0.1)
 	// Square's full 5000 queries would dominate the test's time under -race.
 	s.Attacks[2].New = func(e float64) robust.Attack { return attack.Square{Eps: e, MaxQueries: 200} }
-	r, err := robust.Evaluate(context.Background(), m, batch{x, y}, s, nil)
+	r, err := eval.Evaluate(context.Background(), m, batch{x, y}, s, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +59,7 @@ func evaluated(t *testing.T) *robust.Report {
 func TestWritePlot(t *testing.T) {
 	r := evaluated(t)
 	var buf bytes.Buffer
-	if err := report.WritePlot(&buf, r, "png"); err != nil {
+	if err := plot.WritePlot(&buf, r, "png"); err != nil {
 		t.Fatal(err)
 	}
 	img, err := png.Decode(&buf)
@@ -69,7 +70,7 @@ func TestWritePlot(t *testing.T) {
 		t.Errorf("PNG of %v pixels", b)
 	}
 	buf.Reset()
-	if err := report.WritePlot(&buf, r, "svg"); err != nil {
+	if err := plot.WritePlot(&buf, r, "svg"); err != nil {
 		t.Fatal(err)
 	}
 	svg := buf.String()
@@ -78,7 +79,7 @@ func TestWritePlot(t *testing.T) {
 			t.Errorf("SVG lacks %q", want)
 		}
 	}
-	if err := report.WritePlot(&buf, r, "bmp"); err == nil {
+	if err := plot.WritePlot(&buf, r, "bmp"); err == nil {
 		t.Error("unknown format accepted")
 	}
 }
@@ -88,17 +89,17 @@ func TestSavePlot(t *testing.T) {
 	dir := t.TempDir()
 	for _, name := range []string{"curve.png", "curve.svg"} {
 		path := filepath.Join(dir, name)
-		if err := report.SavePlot(path, r); err != nil {
+		if err := plot.SavePlot(path, r); err != nil {
 			t.Fatal(err)
 		}
 		if st, err := os.Stat(path); err != nil || st.Size() < 1000 {
 			t.Errorf("%s: %v, %v", name, st, err)
 		}
 	}
-	if err := report.SavePlot(filepath.Join(dir, "curve"), r); !errors.Is(err, robust.ErrConfig) {
+	if err := plot.SavePlot(filepath.Join(dir, "curve"), r); !errors.Is(err, robust.ErrConfig) {
 		t.Errorf("no extension: %v", err)
 	}
-	if _, err := report.Plot(&robust.Report{}); !errors.Is(err, robust.ErrConfig) {
+	if _, err := plot.Plot(&eval.Report{}); !errors.Is(err, robust.ErrConfig) {
 		t.Errorf("empty report: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package robust_test
+package eval_test
 
 import (
 	"context"
@@ -11,9 +11,11 @@ import (
 
 	"github.com/gorobust/gorobust/attack"
 	"github.com/gorobust/gorobust/internal/mnistmodels"
+	"github.com/gorobust/gorobust/internal/tensors"
 	"github.com/gorobust/gorobust/robust"
 	"github.com/gorobust/gorobust/robust/data"
 	"github.com/gorobust/gorobust/robust/data/mnist"
+	"github.com/gorobust/gorobust/robust/eval"
 	"github.com/gorobust/gorobust/robust/nn"
 )
 
@@ -32,21 +34,21 @@ func standardMNIST(t testing.TB) (*nn.Model, *data.Dataset) {
 }
 
 // pgd is a suite attack: LInf PGD with few steps, to keep tests fast.
-func pgd(steps int) robust.SuiteAttack {
-	return robust.SuiteAttack{Name: "PGD", New: func(e float64) robust.Attack {
+func pgd(steps int) eval.SuiteAttack {
+	return eval.SuiteAttack{Name: "PGD", New: func(e float64) robust.Attack {
 		return attack.PGD{Eps: e, Steps: steps}
 	}}
 }
 
 // square is a suite attack: Square with a small query budget.
-func square(queries int) robust.SuiteAttack {
-	return robust.SuiteAttack{Name: "Square", BlackBox: true, New: func(e float64) robust.Attack {
+func square(queries int) eval.SuiteAttack {
+	return eval.SuiteAttack{Name: "Square", BlackBox: true, New: func(e float64) robust.Attack {
 		return attack.Square{Eps: e, MaxQueries: queries}
 	}}
 }
 
 // flag returns the named sanity flag of r.
-func flag(t *testing.T, r *robust.Report, name string) robust.Flag {
+func flag(t *testing.T, r *eval.Report, name string) eval.Flag {
 	t.Helper()
 	for _, f := range r.Sanity {
 		if f.Name == name {
@@ -54,7 +56,7 @@ func flag(t *testing.T, r *robust.Report, name string) robust.Flag {
 		}
 	}
 	t.Fatalf("no sanity flag %q", name)
-	return robust.Flag{}
+	return eval.Flag{}
 }
 
 // softmaxModel outputs probabilities instead of logits: the mistake the
@@ -68,7 +70,7 @@ func (m softmaxModel) Logits(ctx context.Context, x *tensor.Dense) (*tensor.Dens
 	if err != nil {
 		return nil, err
 	}
-	v, err := robust.Float64s(z)
+	v, err := tensors.Float64s(z)
 	if err != nil {
 		return nil, err
 	}

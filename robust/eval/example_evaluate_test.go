@@ -1,4 +1,4 @@
-package robust_test
+package eval_test
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 
 	"github.com/gorobust/gorobust/attack/suite"
 	"github.com/gorobust/gorobust/internal/testmodel"
-	"github.com/gorobust/gorobust/robust"
+	"github.com/gorobust/gorobust/robust/eval"
 )
 
 func ExampleEvaluate() {
@@ -19,7 +19,7 @@ func ExampleEvaluate() {
 	}
 	ds := tensorDataset{x, y}
 	s := suite.Quick(0.05, 0.1, 0.15) // FGSM and PGD-20, LInf
-	r, err := robust.Evaluate(context.Background(), m, ds, s, nil)
+	r, err := eval.Evaluate(context.Background(), m, ds, s, nil)
 	if err != nil {
 		fmt.Println(err)
 		return
