@@ -29,7 +29,7 @@ const apgdStream = 0xa96d
 
 // APGD is Auto-PGD (Croce and Hein, "Reliable evaluation of adversarial
 // robustness with an ensemble of diverse parameter-free attacks", ICML 2020,
-// https://arxiv.org/abs/2003.01690), the core of AutoAttack, for the LInf and L2 norms. It needs no step size: it
+// https://arxiv.org/abs/2003.01690), the core of AutoAttack, for the robust.LInf and robust.L2 norms. It needs no step size: it
 // starts at 2*Eps and halves it per example at checkpoints placed by the
 // schedule p_0 = 0, p_1 = 0.22, p_{j+1} = p_j + max(p_j - p_{j-1} - 0.03, 0.06)
 // (as fractions of Steps, rounded as in the reference implementation), when
@@ -41,11 +41,11 @@ const apgdStream = 0xa96d
 // and each halving restarts the example from its best point. Steps use
 // momentum: z = P(x_k + eta*dir(grad)), x_{k+1} = P(x_k + alpha(z - x_k) +
 // (1-alpha)(x_k - x_{k-1})), with alpha = APGDMomentum after the first step
-// and dir = sign for LInf, grad/||grad||_2 for L2. P projects onto the ball
+// and dir = sign for robust.LInf, grad/||grad||_2 for robust.L2. P projects onto the ball
 // and clips to the model's Bounds.
 //
-// A run starts near the boundary of the ball (for LInf eps*t/||t||_inf with t
-// uniform in [-1, 1]^d, for L2 uniform on the sphere), as the reference
+// A run starts near the boundary of the ball (for robust.LInf eps*t/||t||_inf with t
+// uniform in [-1, 1]^d, for robust.L2 uniform on the sphere), as the reference
 // does. It returns, per example, the last iterate that reached the goal, or
 // else the iterate of highest loss. With Restarts > 1, later runs attack
 // only unbroken examples, each example keeping its worst case.
@@ -62,8 +62,8 @@ const apgdStream = 0xa96d
 type APGD struct {
 	// Eps is the radius of the ball, in the model's pixel units. Required.
 	Eps float64
-	// Norm is LInf or L2. If Norm is 0, LInf is used.
-	Norm Norm
+	// Norm is robust.LInf or robust.L2. If Norm is 0, robust.LInf is used.
+	Norm robust.Norm
 	// Steps is the number of iterations per run. If Steps is 0,
 	// DefaultAPGDSteps (100) is used.
 	Steps int
@@ -92,7 +92,7 @@ func (a APGD) Validate() error {
 	return validateAPGD("APGD", a.Eps, a.Norm, a.Steps, a.Restarts, a.Rho, a.Loss)
 }
 
-func validateAPGD(name string, eps float64, norm Norm, steps, restarts int, rho float64, loss robust.ObjectiveKind) error {
+func validateAPGD(name string, eps float64, norm robust.Norm, steps, restarts int, rho float64, loss robust.ObjectiveKind) error {
 	if err := checkEps(name, eps); err != nil {
 		return err
 	}
@@ -151,7 +151,7 @@ func (a APGD) perturb(ctx context.Context, m robust.Classifier, x *tensor.Dense,
 }
 
 // prepareGradient is the shared preamble of gradient attacks.
-func prepareGradient(name string, m robust.Classifier, x *tensor.Dense, y, targets []int, targeted bool, norm Norm, eps float64) (*problem, robust.Differentiable, ball, error) {
+func prepareGradient(name string, m robust.Classifier, x *tensor.Dense, y, targets []int, targeted bool, norm robust.Norm, eps float64) (*problem, robust.Differentiable, ball, error) {
 	p, err := prepare(name, m, x, y, targets, targeted)
 	if err != nil {
 		return nil, nil, ball{}, err
@@ -160,7 +160,7 @@ func prepareGradient(name string, m robust.Classifier, x *tensor.Dense, y, targe
 	if err != nil {
 		return nil, nil, ball{}, err
 	}
-	b := ball{norm: norm.orDefault(), eps: eps, bounds: p.bounds}
+	b := ball{norm: orLInf(norm), eps: eps, bounds: p.bounds}
 	if err := checkBudget(name, b.norm, eps, p.bounds, p.d); err != nil {
 		return nil, nil, ball{}, err
 	}

@@ -44,7 +44,7 @@ func (r apgdRunner) run(ctx context.Context, m robust.Differentiable, p *problem
 	xk := append([]float32(nil), p.x...)
 	delta := make([]float64, d)
 	for i := 0; i < n; i++ {
-		b.norm.boundaryStart(rng, b.eps, delta)
+		boundaryStart(b.norm, rng, b.eps, delta)
 		for j, v := range delta {
 			xk[i*d+j] = float32(float64(xk[i*d+j]) + v)
 		}
@@ -83,7 +83,7 @@ func (r apgdRunner) run(ctx context.Context, m robust.Differentiable, p *problem
 		for i := 0; i < n; i++ {
 			lo, hi := i*d, (i+1)*d
 			x0, xi, xp, xn := p.x[lo:hi], xk[lo:hi], xPrev[lo:hi], xNext[lo:hi]
-			b.norm.direction(gk[lo:hi], dir)
+			direction(b.norm, gk[lo:hi], dir)
 			step := float32(eta[i])
 			for j, v := range xi {
 				z[j] = v + step*dir[j]

@@ -38,8 +38,8 @@ const apgdtStream = 0xa96d7
 type APGDT struct {
 	// Eps is the radius of the ball, in the model's pixel units. Required.
 	Eps float64
-	// Norm is LInf or L2. If Norm is 0, LInf is used.
-	Norm Norm
+	// Norm is robust.LInf or robust.L2. If Norm is 0, robust.LInf is used.
+	Norm robust.Norm
 	// Steps is the number of iterations per run. If Steps is 0,
 	// DefaultAPGDSteps (100) is used.
 	Steps int

@@ -33,10 +33,10 @@ func checkEps(name string, eps float64) error {
 	return nil
 }
 
-// checkNorm rejects a Norm that is neither zero (LInf) nor a known constant.
-func checkNorm(name string, n Norm) error {
-	if n != 0 && !n.valid() {
-		return configErr("%s.Norm = %d, want LInf or L2", name, int(n))
+// checkNorm rejects a Norm that is neither zero (robust.LInf) nor a known constant.
+func checkNorm(name string, n robust.Norm) error {
+	if n != 0 && n != robust.LInf && n != robust.L2 {
+		return configErr("%s.Norm = %d, want robust.LInf or robust.L2 (0 means LInf)", name, int(n))
 	}
 	return nil
 }
@@ -138,16 +138,16 @@ func checkClasses(name, what string, ls []int, n, k int) error {
 	return nil
 }
 
-// checkBudget rejects an eps larger than the whole input range: for LInf
-// the bounds' width, for L2 the diameter of the box, width*sqrt(d). Such a
+// checkBudget rejects an eps larger than the whole input range: for robust.LInf
+// the bounds' width, for robust.L2 the diameter of the box, width*sqrt(d). Such a
 // budget is almost always a scale mistake (8 instead of 8/255).
-func checkBudget(name string, norm Norm, eps float64, b robust.Bounds, d int) error {
+func checkBudget(name string, norm robust.Norm, eps float64, b robust.Bounds, d int) error {
 	w := float64(b.Width())
-	if norm == LInf && eps > w {
+	if norm == robust.LInf && eps > w {
 		return configErr("%s.Eps = %v exceeds the width %v of the model's bounds [%v, %v]", name, eps, w, b.Min, b.Max)
 	}
-	if diam := w * math.Sqrt(float64(d)); norm == L2 && eps > diam {
-		return configErr("%s.Eps = %v exceeds the L2 diameter %v of the input box", name, eps, diam)
+	if diam := w * math.Sqrt(float64(d)); norm == robust.L2 && eps > diam {
+		return configErr("%s.Eps = %v exceeds the robust.L2 diameter %v of the input box", name, eps, diam)
 	}
 	return nil
 }

@@ -51,7 +51,7 @@ func ExamplePGD_Perturb() {
 		return
 	}
 	clean, adv := predictions(m, x), predictions(m, xAdv)
-	dist, _ := attack.LInf.Distances(x, xAdv)
+	dist, _ := robust.LInf.Distances(x, xAdv)
 	fmt.Println("correct before:", count(clean, func(i, p int) bool { return p == y[i] }))
 	fmt.Println("correct after: ", count(adv, func(i, p int) bool { return p == y[i] }))
 	fmt.Println("within eps:    ", slices.Max(dist) <= a.Eps)
@@ -93,13 +93,13 @@ func ExampleAPGD_Perturb() {
 		return
 	}
 	// APGD needs no step size; L2 budget 1.5 in pixel units.
-	a := attack.APGD{Eps: 1.5, Norm: attack.L2, Steps: 20, Loss: robust.DLR}
+	a := attack.APGD{Eps: 1.5, Norm: robust.L2, Steps: 20, Loss: robust.DLR}
 	xAdv, err := a.Perturb(ctx, m, x, y)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	dist, _ := attack.L2.Distances(x, xAdv)
+	dist, _ := robust.L2.Distances(x, xAdv)
 	fmt.Println("still correct:", count(predictions(m, xAdv), func(i, p int) bool { return p == y[i] }))
 	fmt.Println("within eps:   ", slices.Max(dist) <= a.Eps)
 	// Output:

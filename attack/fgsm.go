@@ -11,12 +11,12 @@ import (
 
 // FGSM is the Fast Gradient Sign Method (Goodfellow, Shlens and Szegedy,
 // "Explaining and Harnessing Adversarial Examples", ICLR 2015,
-// https://arxiv.org/abs/1412.6572) and, for L2, its fast gradient method
+// https://arxiv.org/abs/1412.6572) and, for robust.L2, its fast gradient method
 // variant: one step of length Eps along the
 // steepest-ascent direction of the objective at the clean input,
 //
-//	LInf: x_adv = x + Eps * sign(grad)
-//	L2:   x_adv = x + Eps * grad / ||grad||_2
+//	robust.LInf: x_adv = x + Eps * sign(grad)
+//	robust.L2:   x_adv = x + Eps * grad / ||grad||_2
 //
 // then projected and clipped to the model's Bounds. It is deterministic and
 // costs one LossGrad call. A zero gradient leaves an example unchanged.
@@ -26,8 +26,8 @@ import (
 type FGSM struct {
 	// Eps is the radius of the ball, in the model's pixel units. Required.
 	Eps float64
-	// Norm is LInf or L2. If Norm is 0, LInf is used.
-	Norm Norm
+	// Norm is robust.LInf or robust.L2. If Norm is 0, robust.LInf is used.
+	Norm robust.Norm
 	// Loss is the objective family: robust.CrossEntropy, robust.Margin or
 	// robust.DLR. If Loss is 0, robust.CrossEntropy is used. PerturbTargeted
 	// ascends the matching targeted kind.
@@ -75,7 +75,7 @@ func (a FGSM) perturb(ctx context.Context, m robust.Classifier, x *tensor.Dense,
 	if err != nil {
 		return nil, err
 	}
-	norm := a.Norm.orDefault()
+	norm := orLInf(a.Norm)
 	if err := checkBudget(name, norm, a.Eps, p.bounds, p.d); err != nil {
 		return nil, err
 	}
@@ -93,7 +93,7 @@ func (a FGSM) perturb(ctx context.Context, m robust.Classifier, x *tensor.Dense,
 	adv := append([]float32(nil), p.x...)
 	dir := make([]float32, p.d)
 	for i := 0; i < p.n; i++ {
-		norm.direction(grad[i*p.d:(i+1)*p.d], dir)
+		direction(norm, grad[i*p.d:(i+1)*p.d], dir)
 		for j, v := range dir {
 			adv[i*p.d+j] += float32(a.Eps) * v
 		}

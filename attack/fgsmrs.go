@@ -87,8 +87,8 @@ func (a FGSMRS) Perturb(ctx context.Context, m robust.Classifier, x *tensor.Dens
 	if err != nil {
 		return nil, err
 	}
-	b := ball{norm: LInf, eps: a.Eps, bounds: p.bounds}
-	if err := checkBudget(name, LInf, a.Eps, p.bounds, p.d); err != nil {
+	b := ball{norm: robust.LInf, eps: a.Eps, bounds: p.bounds}
+	if err := checkBudget(name, robust.LInf, a.Eps, p.bounds, p.d); err != nil {
 		return nil, err
 	}
 	obj := p.objective(lossKind(a.Loss, false))
@@ -110,7 +110,7 @@ func (a FGSMRS) Perturb(ctx context.Context, m robust.Classifier, x *tensor.Dens
 	step := float32(a.step())
 	dir := make([]float32, p.d)
 	for i := 0; i < p.n; i++ {
-		LInf.direction(grad[i*p.d:(i+1)*p.d], dir)
+		direction(robust.LInf, grad[i*p.d:(i+1)*p.d], dir)
 		for j, v := range dir {
 			adv[i*p.d+j] += step * v
 		}

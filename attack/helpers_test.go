@@ -21,7 +21,7 @@ import (
 type attackCase struct {
 	name     string
 	atk      robust.Attack
-	norm     attack.Norm
+	norm     robust.Norm
 	eps      float64
 	gradient bool // needs a robust.Differentiable
 }
@@ -32,9 +32,9 @@ type attackCase struct {
 func attackCases(epsInf, epsL2 float64) []attackCase {
 	var cs []attackCase
 	for _, nc := range []struct {
-		norm attack.Norm
+		norm robust.Norm
 		eps  float64
-	}{{attack.LInf, epsInf}, {attack.L2, epsL2}} {
+	}{{robust.LInf, epsInf}, {robust.L2, epsL2}} {
 		n, e := nc.norm, nc.eps
 		cs = append(cs,
 			attackCase{"FGSM/" + n.String(), attack.FGSM{Eps: e, Norm: n}, n, e, true},
@@ -50,8 +50,8 @@ func attackCases(epsInf, epsL2 float64) []attackCase {
 		)
 	}
 	cs = append(cs,
-		attackCase{"Square/linf", attack.Square{Eps: epsInf, MaxQueries: 50, Seed: 9}, attack.LInf, epsInf, false},
-		attackCase{"FGSMRS/linf", attack.FGSMRS{Eps: epsInf, Seed: 5}, attack.LInf, epsInf, true})
+		attackCase{"Square/linf", attack.Square{Eps: epsInf, MaxQueries: 50, Seed: 9}, robust.LInf, epsInf, false},
+		attackCase{"FGSMRS/linf", attack.FGSMRS{Eps: epsInf, Seed: 5}, robust.LInf, epsInf, true})
 	return cs
 }
 

@@ -106,9 +106,9 @@ func TestSquareSchedule(t *testing.T) {
 func TestFinalizeExact(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	const n, d = 50, 37
-	for _, norm := range []Norm{LInf, L2} {
+	for _, norm := range []robust.Norm{robust.LInf, robust.L2} {
 		for _, eps := range []float64{0.1, 0.3, 1.0 / 3, 8.0 / 255, 1e-4, 2.5} {
-			if norm == LInf && eps > 1 {
+			if norm == robust.LInf && eps > 1 {
 				continue
 			}
 			b := ball{norm: norm, eps: eps, bounds: robust.UnitBounds}
@@ -125,7 +125,7 @@ func TestFinalizeExact(t *testing.T) {
 				t.Fatal("finalize wrote to its input")
 			}
 			for i := 0; i < n; i++ {
-				if dist := norm.distance(x0[i*d:(i+1)*d], out[i*d:(i+1)*d]); dist > eps {
+				if dist := norm.Distance(x0[i*d:(i+1)*d], out[i*d:(i+1)*d]); dist > eps {
 					t.Errorf("%v eps %v: example %d at distance %.12g", norm, eps, i, dist)
 				}
 			}
@@ -163,20 +163,20 @@ func TestWorstOffer(t *testing.T) {
 
 func TestDirection(t *testing.T) {
 	out := make([]float32, 3)
-	L2.direction([]float32{0, 0, 0}, out)
+	direction(robust.L2, []float32{0, 0, 0}, out)
 	if !slices.Equal(out, []float32{0, 0, 0}) {
 		t.Errorf("L2 direction of zero = %v", out)
 	}
-	L2.direction([]float32{3, 0, -4}, out)
+	direction(robust.L2, []float32{3, 0, -4}, out)
 	if !slices.Equal(out, []float32{0.6, 0, -0.8}) {
 		t.Errorf("L2 direction = %v", out)
 	}
 	// Tiny gradients must not underflow to NaN in the normalisation.
-	L2.direction([]float32{1e-30, 0, 0}, out)
+	direction(robust.L2, []float32{1e-30, 0, 0}, out)
 	if out[0] != 1 {
 		t.Errorf("L2 direction of a tiny gradient = %v", out)
 	}
-	LInf.direction([]float32{-2, 0, 1e-30}, out)
+	direction(robust.LInf, []float32{-2, 0, 1e-30}, out)
 	if !slices.Equal(out, []float32{-1, 0, 1}) {
 		t.Errorf("LInf direction = %v", out)
 	}
@@ -188,7 +188,7 @@ func TestUniformBall(t *testing.T) {
 	delta := make([]float64, d)
 	sum := 0.0
 	for range trials {
-		L2.uniformBall(rng, eps, delta)
+		uniformBall(robust.L2, rng, eps, delta)
 		r := 0.0
 		for _, v := range delta {
 			r += v * v
@@ -202,27 +202,27 @@ func TestUniformBall(t *testing.T) {
 	// Uniform in the d-ball, the radius has mean eps*d/(d+1); 2000 draws
 	// have a standard error near 0.001 here, so 0.01 is a loose bound.
 	if mean := sum / trials; math.Abs(mean-eps*d/(d+1)) > 0.01 {
-		t.Errorf("mean L2 start radius %v, want about %v", mean, eps*d/(d+1))
+		t.Errorf("mean robust.L2 start radius %v, want about %v", mean, eps*d/(d+1))
 	}
 	for range trials {
-		LInf.uniformBall(rng, eps, delta)
+		uniformBall(robust.LInf, rng, eps, delta)
 		for _, v := range delta {
 			if math.Abs(v) > eps {
 				t.Fatalf("LInf start %v outside the ball", v)
 			}
 		}
-		LInf.boundaryStart(rng, eps, delta)
+		boundaryStart(robust.LInf, rng, eps, delta)
 		mx := 0.0
 		for _, v := range delta {
 			mx = math.Max(mx, math.Abs(v))
 		}
 		if math.Abs(mx-eps) > 1e-12 {
-			t.Fatalf("APGD LInf start has norm %v, want %v", mx, eps)
+			t.Fatalf("APGD robust.LInf start has norm %v, want %v", mx, eps)
 		}
 	}
 }
 
-// TestProjectionsExactAndEqual checks that every LInf projection used inside
+// TestProjectionsExactAndEqual checks that every robust.LInf projection used inside
 // attack loops leaves values whose float64 distance to x0 is at most eps
 // (not only finalize's), and that the precomputed-limits projection gives
 // exactly what project gives, NaN included.
@@ -230,7 +230,7 @@ func TestProjectionsExactAndEqual(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	const n, d = 40, 29
 	for _, eps := range []float64{0.1, 0.3, 1.0 / 3, 8.0 / 255, 25.5 / 255, 1e-4} {
-		b := ball{norm: LInf, eps: eps, bounds: robust.UnitBounds}
+		b := ball{norm: robust.LInf, eps: eps, bounds: robust.UnitBounds}
 		x0 := make([]float32, n*d)
 		v := make([]float32, n*d)
 		for j := range x0 {

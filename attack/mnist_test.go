@@ -83,7 +83,7 @@ func TestMNISTStrength(t *testing.T) {
 	// About 5% of this model's examples sit more than 2.0 (L2) from the
 	// boundary along PGD's path from any one start (measured: 40 or 100
 	// steps, step 0.1 to 0.25, PGD and APGD alike); restarts find them.
-	l2 := attack.PGD{Eps: 2, Norm: attack.L2, Steps: 40, Step: 0.25, Restarts: 5, Seed: 1}
+	l2 := attack.PGD{Eps: 2, Norm: robust.L2, Steps: 40, Step: 0.25, Restarts: 5, Seed: 1}
 	l2Acc := accuracy(t, m, mustPerturb(t, l2, m, x, y), y)
 	t.Logf("Linf 0.3: PGD-40 %.3f, FGSM %.3f; L2 2.0: PGD-40 x 5 %.3f", pgdAcc, fgsmAcc, l2Acc)
 	if pgdAcc > 0.01 {

@@ -30,11 +30,11 @@ const pgdStream = 0x9d9
 
 // PGD is projected gradient ascent (Madry et al., "Towards Deep Learning
 // Models Resistant to Adversarial Attacks", ICLR 2018,
-// https://arxiv.org/abs/1706.06083) for the LInf and L2 norms.
+// https://arxiv.org/abs/1706.06083) for the robust.LInf and robust.L2 norms.
 //
 // Each run starts at a point drawn uniformly from the Eps ball around x (on
 // by default; see NoRandomStart), clipped to the model's Bounds, then takes
-// Steps steps of length Step along sign(grad) (LInf) or grad/||grad||_2 (L2,
+// Steps steps of length Step along sign(grad) (robust.LInf) or grad/||grad||_2 (robust.L2,
 // where a zero gradient means no move), projecting onto the ball and
 // clipping to the Bounds after every step. A run returns its last iterate.
 //
@@ -51,8 +51,8 @@ const pgdStream = 0x9d9
 type PGD struct {
 	// Eps is the radius of the ball, in the model's pixel units. Required.
 	Eps float64
-	// Norm is LInf or L2. If Norm is 0, LInf is used.
-	Norm Norm
+	// Norm is robust.LInf or robust.L2. If Norm is 0, robust.LInf is used.
+	Norm robust.Norm
 	// Steps is the number of gradient steps per run. If Steps is 0,
 	// DefaultPGDSteps (40) is used.
 	Steps int
@@ -147,7 +147,7 @@ func (a PGD) perturb(ctx context.Context, m robust.Classifier, x *tensor.Dense, 
 	if err != nil {
 		return nil, err
 	}
-	b := ball{norm: a.Norm.orDefault(), eps: a.Eps, bounds: p.bounds}
+	b := ball{norm: orLInf(a.Norm), eps: a.Eps, bounds: p.bounds}
 	if err := checkBudget(name, b.norm, a.Eps, p.bounds, p.d); err != nil {
 		return nil, err
 	}
@@ -189,7 +189,7 @@ func (a PGD) run(ctx context.Context, m robust.Differentiable, p *problem, obj r
 	if !a.NoRandomStart {
 		delta := make([]float64, p.d)
 		for i := 0; i < p.n; i++ {
-			b.norm.uniformBall(rng, b.eps, delta)
+			uniformBall(b.norm, rng, b.eps, delta)
 			for j, v := range delta {
 				adv[i*p.d+j] = float32(float64(adv[i*p.d+j]) + v)
 			}
@@ -217,7 +217,7 @@ func (a PGD) run(ctx context.Context, m robust.Differentiable, p *problem, obj r
 			if done != nil && done[i] {
 				continue
 			}
-			b.norm.direction(grad[i*p.d:(i+1)*p.d], dir)
+			direction(b.norm, grad[i*p.d:(i+1)*p.d], dir)
 			for j, v := range dir {
 				adv[i*p.d+j] += step * v
 			}

@@ -9,7 +9,7 @@ import (
 // ball is the feasible set of an attack: the Norm ball of radius eps around
 // each clean example, intersected with the model's input bounds.
 type ball struct {
-	norm   Norm
+	norm   robust.Norm
 	eps    float64
 	bounds robust.Bounds
 }
@@ -17,11 +17,11 @@ type ball struct {
 // project moves every example of v (d values each) into the ball around the
 // matching example of x0, in place: first onto the norm ball, then clipped to
 // the bounds. Clipping only moves coordinates toward x0, which lies inside
-// the bounds, so it never leaves the norm ball. For LInf the stored float32
+// the bounds, so it never leaves the norm ball. For robust.LInf the stored float32
 // values are exactly inside (see interval). A NaN coordinate goes back to
 // x0's value.
 func (b ball) project(x0, v []float32, d int) {
-	if b.norm == LInf {
+	if b.norm == robust.LInf {
 		for j, xv := range x0 {
 			l, h := b.interval(xv)
 			v[j] = clampNaN(v[j], xv, l, h)
@@ -52,7 +52,7 @@ func (b ball) project(x0, v []float32, d int) {
 	}
 }
 
-// interval is coordinate x0's feasible LInf interval, [x0-eps, x0+eps]
+// interval is coordinate x0's feasible robust.LInf interval, [x0-eps, x0+eps]
 // intersected with the bounds, as float32 ends whose float64 distance to x0
 // is at most eps. Rounding x0+eps to float32 can overshoot by half an ulp;
 // the ends step back toward x0 so that every iterate, not only the output,
@@ -81,11 +81,11 @@ func clampNaN(f, x0, lo, hi float32) float32 {
 	return min(max(f, lo), hi)
 }
 
-// limits returns, for the LInf ball, every coordinate's interval, so that an
+// limits returns, for the robust.LInf ball, every coordinate's interval, so that an
 // iterate loop computes them once per run and projects with a clamp alone
-// (projectLimits); for L2 it returns nil, nil.
+// (projectLimits); for robust.L2 it returns nil, nil.
 func (b ball) limits(x0 []float32) (lo, hi []float32) {
-	if b.norm != LInf {
+	if b.norm != robust.LInf {
 		return nil, nil
 	}
 	lo, hi = make([]float32, len(x0)), make([]float32, len(x0))
@@ -96,7 +96,7 @@ func (b ball) limits(x0 []float32) (lo, hi []float32) {
 }
 
 // projectLimits is project with the intervals of limits precomputed; all
-// slices have equal length. With nil limits (L2) it calls project.
+// slices have equal length. With nil limits (robust.L2) it calls project.
 func (b ball) projectLimits(x0, v, lo, hi []float32, d int) {
 	if lo == nil {
 		b.project(x0, v, d)
@@ -115,19 +115,19 @@ func (b ball) finalize(x0, v []float32, d int) []float32 {
 	out := make([]float32, len(v))
 	copy(out, v)
 	b.project(x0, out, d)
-	if b.norm == LInf {
+	if b.norm == robust.LInf {
 		return out // project already leaves every value exactly inside
 	}
 	for i := 0; i < len(x0)/d; i++ {
 		xs, vs := x0[i*d:(i+1)*d], out[i*d:(i+1)*d]
-		for try := 0; b.norm.distance(xs, vs) > b.eps; try++ {
+		for try := 0; b.norm.Distance(xs, vs) > b.eps; try++ {
 			if try == 8 {
 				// Unreachable in practice; the clean point is always feasible.
 				copy(vs, xs)
 				break
 			}
 			// Shrink by a relative 2^-20, far above float32 rounding.
-			scale := b.eps / b.norm.distance(xs, vs) * (1 - 1.0/(1<<20))
+			scale := b.eps / b.norm.Distance(xs, vs) * (1 - 1.0/(1<<20))
 			for j, xv := range xs {
 				vs[j] = float32(float64(xv) + scale*(float64(vs[j])-float64(xv)))
 			}

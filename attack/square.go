@@ -32,7 +32,7 @@ const squareChanged = 1e-7
 // nothing; each try changes something with probability at least 1/2.
 const squareTries = 16
 
-// Square is the LInf Square Attack (Andriushchenko, Croce, Flammarion and
+// Square is the robust.LInf Square Attack (Andriushchenko, Croce, Flammarion and
 // Hein, "Square Attack: a query-efficient black-box adversarial attack via
 // random search", ECCV 2020, https://arxiv.org/abs/1912.00049). It is
 // score-based: it uses only Logits, so it also attacks models without
@@ -57,7 +57,7 @@ const squareTries = 16
 // The zero value is not usable: Eps must be set. A Square value is read-only
 // during Perturb and safe to share between goroutines.
 type Square struct {
-	// Eps is the LInf radius, in the model's pixel units. Required.
+	// Eps is the robust.LInf radius, in the model's pixel units. Required.
 	Eps float64
 	// MaxQueries is the query budget per example, counting the
 	// initialisation. If MaxQueries is 0, DefaultSquareQueries (5000) is used.
@@ -126,8 +126,8 @@ func (a Square) perturb(ctx context.Context, m robust.Classifier, x *tensor.Dens
 	if err != nil {
 		return nil, err
 	}
-	b := ball{norm: LInf, eps: a.Eps, bounds: p.bounds}
-	if err := checkBudget(name, LInf, a.Eps, p.bounds, p.d); err != nil {
+	b := ball{norm: robust.LInf, eps: a.Eps, bounds: p.bounds}
+	if err := checkBudget(name, robust.LInf, a.Eps, p.bounds, p.d); err != nil {
 		return nil, err
 	}
 	budget, pInit := orInt(a.MaxQueries, DefaultSquareQueries), a.PInit

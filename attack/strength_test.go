@@ -35,9 +35,9 @@ func TestCleanAccuracy(t *testing.T) {
 func TestPGDStrongerThanFGSM(t *testing.T) {
 	b := mustBlobs(t)
 	for _, c := range []struct {
-		norm attack.Norm
+		norm robust.Norm
 		eps  float64 // a budget where FGSM leaves roughly half the examples
-	}{{attack.LInf, 0.1}, {attack.L2, 0.7}} {
+	}{{robust.LInf, 0.1}, {robust.L2, 0.7}} {
 		fgsm := perturb(t, attack.FGSM{Eps: c.eps, Norm: c.norm}, b.m, b.x, b.y)
 		pgd := perturb(t, attack.PGD{Eps: c.eps, Norm: c.norm}, b.m, b.x, b.y)
 		fa, pa := accuracy(t, b.m, fgsm, b.y), accuracy(t, b.m, pgd, b.y)
@@ -56,8 +56,8 @@ func TestPGDStrongerThanFGSM(t *testing.T) {
 // points need not coincide.
 func TestAPGDNoWeakerThanPGD(t *testing.T) {
 	b := mustBlobs(t)
-	for _, norm := range []attack.Norm{attack.LInf, attack.L2} {
-		eps := map[attack.Norm]float64{attack.LInf: 0.1, attack.L2: 0.7}[norm]
+	for _, norm := range []robust.Norm{robust.LInf, robust.L2} {
+		eps := map[robust.Norm]float64{robust.LInf: 0.1, robust.L2: 0.7}[norm]
 		for _, loss := range []robust.ObjectiveKind{robust.CrossEntropy, robust.DLR} {
 			p := perturb(t, attack.PGD{Eps: eps, Norm: norm, Steps: 40, Loss: loss}, b.m, b.x, b.y)
 			a := perturb(t, attack.APGD{Eps: eps, Norm: norm, Steps: 40, Loss: loss}, b.m, b.x, b.y)
@@ -106,9 +106,9 @@ func TestTargetedSuccess(t *testing.T) {
 		// and 1 L2); each attack must then reach nearly every target.
 		{"PGD-CE linf", attack.PGD{Eps: 0.3}, 0.9},
 		{"PGD-margin linf", attack.PGD{Eps: 0.3, Loss: robust.Margin}, 0.9},
-		{"PGD-CE l2", attack.PGD{Eps: 2, Norm: attack.L2}, 0.9},
+		{"PGD-CE l2", attack.PGD{Eps: 2, Norm: robust.L2}, 0.9},
 		{"APGD-DLR linf", attack.APGD{Eps: 0.3, Steps: 40, Loss: robust.DLR}, 0.9},
-		{"APGD-CE l2", attack.APGD{Eps: 2, Norm: attack.L2, Steps: 40}, 0.9},
+		{"APGD-CE l2", attack.APGD{Eps: 2, Norm: robust.L2, Steps: 40}, 0.9},
 		{"Square linf", attack.Square{Eps: 0.3, MaxQueries: 500}, 0.9},
 		// One step toward a target is weak; it must still get some.
 		{"FGSM linf", attack.FGSM{Eps: 0.3}, 0.2},
@@ -151,7 +151,7 @@ func TestStopOnSuccessKeepsSuccesses(t *testing.T) {
 	}{
 		{"CE", attack.PGD{Eps: 0.1, Steps: 10, Step: 0.1, Seed: 4}},
 		{"margin", attack.PGD{Eps: 0.1, Steps: 10, Step: 0.1, Seed: 4, Loss: robust.Margin}},
-		{"L2", attack.PGD{Eps: 1.5, Norm: attack.L2, Steps: 10, Step: 5, Seed: 4}},
+		{"L2", attack.PGD{Eps: 1.5, Norm: robust.L2, Steps: 10, Step: 5, Seed: 4}},
 	} {
 		stop := c.a
 		stop.StopOnSuccess = true
@@ -244,17 +244,17 @@ func TestZeroGradient(t *testing.T) {
 	for _, c := range []struct {
 		name    string
 		a       robust.Attack
-		norm    attack.Norm
+		norm    robust.Norm
 		eps     float64
 		stayPut bool // no random start, so a zero gradient must not move x
 	}{
-		{"FGSM l2", attack.FGSM{Eps: 0.5, Norm: attack.L2}, attack.L2, 0.5, true},
-		{"FGSM linf", attack.FGSM{Eps: 0.1}, attack.LInf, 0.1, true},
-		{"PGD l2 no start", attack.PGD{Eps: 0.5, Norm: attack.L2, Steps: 3, NoRandomStart: true}, attack.L2, 0.5, true},
-		{"PGD l2", attack.PGD{Eps: 0.5, Norm: attack.L2, Steps: 3, Restarts: 2}, attack.L2, 0.5, false},
-		{"APGD l2", attack.APGD{Eps: 0.5, Norm: attack.L2, Steps: 5}, attack.L2, 0.5, false},
-		{"APGD-DLR l2", attack.APGD{Eps: 0.5, Norm: attack.L2, Steps: 5, Loss: robust.DLR}, attack.L2, 0.5, false},
-		{"APGDT l2", attack.APGDT{Eps: 0.5, Norm: attack.L2, Steps: 5}, attack.L2, 0.5, false},
+		{"FGSM l2", attack.FGSM{Eps: 0.5, Norm: robust.L2}, robust.L2, 0.5, true},
+		{"FGSM linf", attack.FGSM{Eps: 0.1}, robust.LInf, 0.1, true},
+		{"PGD l2 no start", attack.PGD{Eps: 0.5, Norm: robust.L2, Steps: 3, NoRandomStart: true}, robust.L2, 0.5, true},
+		{"PGD l2", attack.PGD{Eps: 0.5, Norm: robust.L2, Steps: 3, Restarts: 2}, robust.L2, 0.5, false},
+		{"APGD l2", attack.APGD{Eps: 0.5, Norm: robust.L2, Steps: 5}, robust.L2, 0.5, false},
+		{"APGD-DLR l2", attack.APGD{Eps: 0.5, Norm: robust.L2, Steps: 5, Loss: robust.DLR}, robust.L2, 0.5, false},
+		{"APGDT l2", attack.APGDT{Eps: 0.5, Norm: robust.L2, Steps: 5}, robust.L2, 0.5, false},
 	} {
 		adv := perturb(t, c.a, m, x, y)
 		av := adv.Data().([]float32)

@@ -62,7 +62,7 @@ func TestValidateConfig(t *testing.T) {
 	}
 	good := []validator{
 		attack.FGSM{Eps: 0.3},
-		attack.FGSM{Eps: 2, Norm: attack.L2, Loss: robust.DLR},
+		attack.FGSM{Eps: 2, Norm: robust.L2, Loss: robust.DLR},
 		attack.PGD{Eps: 0.3},
 		attack.PGD{Eps: 0.3, NoRandomStart: true, Restarts: 1, Step: 0.01, Loss: robust.Margin},
 		attack.APGD{Eps: 0.3, Rho: 1, Loss: robust.DLR},
@@ -133,7 +133,7 @@ func TestPerturbErrors(t *testing.T) {
 		{"square eps above width", func() (*tensor.Dense, error) { return attack.Square{Eps: 1.5}.Perturb(ctx, b.m, x, y) }, robust.ErrConfig},
 		{"L2 eps above diameter", func() (*tensor.Dense, error) {
 			// The unit box in 64 dimensions has L2 diameter 8.
-			return attack.FGSM{Eps: 8.5, Norm: attack.L2}.Perturb(ctx, b.m, x, y)
+			return attack.FGSM{Eps: 8.5, Norm: robust.L2}.Perturb(ctx, b.m, x, y)
 		}, robust.ErrConfig},
 		{"bad config", func() (*tensor.Dense, error) { return attack.APGD{Eps: -1}.Perturb(ctx, b.m, x, y) }, robust.ErrConfig},
 		{"nil model", func() (*tensor.Dense, error) { return pgd.Perturb(ctx, nil, x, y) }, robust.ErrConfig},

@@ -3,6 +3,8 @@ package robust
 import (
 	"fmt"
 	"math"
+
+	"gorgonia.org/tensor"
 )
 
 // Norm is the distance in which a perturbation budget eps is measured, per
@@ -74,4 +76,35 @@ func (n Norm) Distance(x, v []float32) float64 {
 		s = math.Sqrt(s)
 	}
 	return s
+}
+
+// Distances returns Distance(x_i, xAdv_i) for each example of two float32
+// N x C x H x W tensors of the same shape, for example to check an attack's
+// output against its budget.
+func (n Norm) Distances(x, xAdv *tensor.Dense) ([]float64, error) {
+	if x == nil || xAdv == nil || !x.Shape().Eq(xAdv.Shape()) || x.Dims() != 4 {
+		return nil, fmt.Errorf("robust: Norm.Distances of shapes %v and %v, want two equal N x C x H x W shapes: %w", shapeOf(x), shapeOf(xAdv), ErrShape)
+	}
+	a, okA := x.Data().([]float32)
+	b, okB := xAdv.Data().([]float32)
+	if !okA || !okB || len(a) != len(b) || len(a) != x.Shape().TotalSize() {
+		return nil, fmt.Errorf("robust: Norm.Distances of %v and %v tensors, want contiguous float32: %w", x.Dtype(), xAdv.Dtype(), ErrShape)
+	}
+	rows := x.Shape()[0]
+	if rows == 0 {
+		return []float64{}, nil
+	}
+	d := len(a) / rows
+	out := make([]float64, rows)
+	for i := range out {
+		out[i] = n.Distance(a[i*d:(i+1)*d], b[i*d:(i+1)*d])
+	}
+	return out, nil
+}
+
+func shapeOf(t *tensor.Dense) tensor.Shape {
+	if t == nil {
+		return nil
+	}
+	return t.Shape()
 }

@@ -76,10 +76,10 @@ func Quick(eps ...float64) eval.Suite {
 		Epsilons: eps,
 		Attacks: []eval.SuiteAttack{
 			{Name: "FGSM", New: func(e float64) robust.Attack {
-				return attack.FGSM{Eps: e, Norm: attack.LInf, Loss: robust.CrossEntropy}
+				return attack.FGSM{Eps: e, Norm: robust.LInf, Loss: robust.CrossEntropy}
 			}},
 			{Name: fmt.Sprintf("PGD-%d", QuickPGDSteps), New: func(e float64) robust.Attack {
-				return attack.PGD{Eps: e, Norm: attack.LInf, Steps: QuickPGDSteps,
+				return attack.PGD{Eps: e, Norm: robust.LInf, Steps: QuickPGDSteps,
 					Step: attack.DefaultStepFactor * e / QuickPGDSteps, Restarts: 1, Loss: robust.CrossEntropy}
 			}},
 		},
@@ -94,13 +94,13 @@ func Strong(eps ...float64) eval.Suite {
 		Epsilons: eps,
 		Attacks: []eval.SuiteAttack{
 			{Name: "APGD-CE", New: func(e float64) robust.Attack {
-				return attack.APGD{Eps: e, Norm: attack.LInf, Steps: StrongAPGDSteps, Restarts: 1,
+				return attack.APGD{Eps: e, Norm: robust.LInf, Steps: StrongAPGDSteps, Restarts: 1,
 					Loss: robust.CrossEntropy, Rho: attack.DefaultAPGDRho}
 			}},
 			{Name: "APGD-T", New: func(e float64) robust.Attack {
 				// NumTargets 0 means min(9, classes-1), as in AutoAttack,
 				// so that the suite also serves models of fewer classes.
-				return attack.APGDT{Eps: e, Norm: attack.LInf, Steps: StrongAPGDSteps, Restarts: 1, Rho: attack.DefaultAPGDRho}
+				return attack.APGDT{Eps: e, Norm: robust.LInf, Steps: StrongAPGDSteps, Restarts: 1, Rho: attack.DefaultAPGDRho}
 			}},
 			{Name: "Square", BlackBox: true, New: func(e float64) robust.Attack {
 				return attack.Square{Eps: e, MaxQueries: StrongSquareQuery, PInit: StrongSquarePInit}
@@ -123,7 +123,7 @@ func PGDRestarts(steps, restarts int, step float64, eps ...float64) eval.Suite {
 		Epsilons: eps,
 		Attacks: []eval.SuiteAttack{
 			{Name: name, New: func(e float64) robust.Attack {
-				return attack.PGD{Eps: e, Norm: attack.LInf, Steps: steps, Step: step, Restarts: restarts, Loss: robust.CrossEntropy, StopOnSuccess: true}
+				return attack.PGD{Eps: e, Norm: robust.LInf, Steps: steps, Step: step, Restarts: restarts, Loss: robust.CrossEntropy, StopOnSuccess: true}
 			}},
 		},
 	}
