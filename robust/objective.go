@@ -235,11 +235,10 @@ func (o Objective) Eval(logits []float64, n, k int, loss, grad []float64) error 
 				}
 			}
 			loss[i] = l
-			if g != nil {
-				// d/dz of -sum_j r_j log p_j is p - r when sum_j r_j = 1.
-				for j := range g {
-					g[j] = p[j] - r[j]
-				}
+			// d/dz of -sum_j r_j log p_j is p - r when sum_j r_j = 1; a nil
+			// g ranges over nothing.
+			for j := range g {
+				g[j] = p[j] - r[j]
 			}
 		}
 	}
