@@ -18,11 +18,11 @@ const (
 	// DefaultAPGDRho is the fraction of loss-increasing steps below which a
 	// checkpoint halves the step size, when Rho is 0.
 	DefaultAPGDRho = 0.75
-	// APGDMomentum is the weight alpha of the new step against the previous
+	// apgdMomentum is the weight alpha of the new step against the previous
 	// one; the first iteration uses no momentum.
-	APGDMomentum = 0.75
-	// APGDInitialStep is the initial step size as a multiple of Eps.
-	APGDInitialStep = 2.0
+	apgdMomentum = 0.75
+	// apgdInitialStep is the initial step size as a multiple of Eps.
+	apgdInitialStep = 2.0
 )
 
 const apgdStream = 0xa96d
@@ -40,7 +40,7 @@ const apgdStream = 0xa96d
 //
 // and each halving restarts the example from its best point. Steps use
 // momentum: z = P(x_k + eta*dir(grad)), x_{k+1} = P(x_k + alpha(z - x_k) +
-// (1-alpha)(x_k - x_{k-1})), with alpha = APGDMomentum after the first step
+// (1-alpha)(x_k - x_{k-1})), with alpha = apgdMomentum after the first step
 // and dir = sign for robust.LInf, grad/||grad||_2 for robust.L2. P projects onto the ball
 // and clips to the model's Bounds.
 //

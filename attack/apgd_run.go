@@ -61,7 +61,7 @@ func (r apgdRunner) run(ctx context.Context, m robust.Differentiable, p *problem
 	eta := make([]float64, n)
 	reducedLast := make([]bool, n)
 	for i := range eta {
-		eta[i] = APGDInitialStep * b.eps
+		eta[i] = apgdInitialStep * b.eps
 		// As in the reference, condition 2 cannot fire at the first
 		// checkpoint: there is no earlier one to compare with.
 		reducedLast[i] = true
@@ -76,7 +76,7 @@ func (r apgdRunner) run(ctx context.Context, m robust.Differentiable, p *problem
 		if err := ctx.Err(); err != nil {
 			return nil, nil, nil, stopped(r.name, "iteration", it, err)
 		}
-		alpha := float32(APGDMomentum)
+		alpha := float32(apgdMomentum)
 		if it == 1 {
 			alpha = 1
 		}

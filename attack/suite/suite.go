@@ -51,36 +51,35 @@ import (
 	"github.com/gorobust/gorobust/robust/eval"
 )
 
-// Names of the suites ByName knows.
+// Names of the suites ByName knows; "pgd50x10" is PGDRestarts(50, 10,
+// 0.01), the evaluation of Wong et al. (2020) and of examples/mnist.
 const (
-	QuickName  = "quick"
-	StrongName = "strong"
-	// PGD50x10Name is PGDRestarts(50, 10, 0.01), the evaluation of Wong et
-	// al. (2020) and of examples/mnist.
-	PGD50x10Name = "pgd50x10"
+	quickName    = "quick"
+	strongName   = "strong"
+	pgd50x10Name = "pgd50x10"
 )
 
-// Settings of the suites, exported so that documents can cite them.
+// Settings of the suites, as the package documentation states them.
 const (
-	QuickPGDSteps     = 20
-	StrongAPGDSteps   = attack.DefaultAPGDSteps
-	StrongSquareQuery = attack.DefaultSquareQueries
-	StrongSquarePInit = attack.DefaultSquarePInit
+	quickPGDSteps     = 20
+	strongAPGDSteps   = attack.DefaultAPGDSteps
+	strongSquareQuery = attack.DefaultSquareQueries
+	strongSquarePInit = attack.DefaultSquarePInit
 )
 
 // Quick returns FGSM and PGD-20 at the given LInf epsilons.
 func Quick(eps ...float64) eval.Suite {
 	return eval.Suite{
-		Name:     QuickName,
+		Name:     quickName,
 		Norm:     robust.LInf,
 		Epsilons: eps,
 		Attacks: []eval.SuiteAttack{
 			{Name: "FGSM", New: func(e float64) robust.Attack {
 				return attack.FGSM{Eps: e, Norm: robust.LInf, Loss: robust.CrossEntropy}
 			}},
-			{Name: fmt.Sprintf("PGD-%d", QuickPGDSteps), New: func(e float64) robust.Attack {
-				return attack.PGD{Eps: e, Norm: robust.LInf, Steps: QuickPGDSteps,
-					Step: attack.DefaultStepFactor * e / QuickPGDSteps, Restarts: 1, Loss: robust.CrossEntropy}
+			{Name: fmt.Sprintf("PGD-%d", quickPGDSteps), New: func(e float64) robust.Attack {
+				return attack.PGD{Eps: e, Norm: robust.LInf, Steps: quickPGDSteps,
+					Step: attack.DefaultStepFactor * e / quickPGDSteps, Restarts: 1, Loss: robust.CrossEntropy}
 			}},
 		},
 	}
@@ -89,21 +88,21 @@ func Quick(eps ...float64) eval.Suite {
 // Strong returns APGD-CE, APGD-T and Square at the given LInf epsilons.
 func Strong(eps ...float64) eval.Suite {
 	return eval.Suite{
-		Name:     StrongName,
+		Name:     strongName,
 		Norm:     robust.LInf,
 		Epsilons: eps,
 		Attacks: []eval.SuiteAttack{
 			{Name: "APGD-CE", New: func(e float64) robust.Attack {
-				return attack.APGD{Eps: e, Norm: robust.LInf, Steps: StrongAPGDSteps, Restarts: 1,
+				return attack.APGD{Eps: e, Norm: robust.LInf, Steps: strongAPGDSteps, Restarts: 1,
 					Loss: robust.CrossEntropy, Rho: attack.DefaultAPGDRho}
 			}},
 			{Name: "APGD-T", New: func(e float64) robust.Attack {
 				// NumTargets 0 means min(9, classes-1), as in AutoAttack,
 				// so that the suite also serves models of fewer classes.
-				return attack.APGDT{Eps: e, Norm: robust.LInf, Steps: StrongAPGDSteps, Restarts: 1, Rho: attack.DefaultAPGDRho}
+				return attack.APGDT{Eps: e, Norm: robust.LInf, Steps: strongAPGDSteps, Restarts: 1, Rho: attack.DefaultAPGDRho}
 			}},
 			{Name: "Square", BlackBox: true, New: func(e float64) robust.Attack {
-				return attack.Square{Eps: e, MaxQueries: StrongSquareQuery, PInit: StrongSquarePInit}
+				return attack.Square{Eps: e, MaxQueries: strongSquareQuery, PInit: strongSquarePInit}
 			}},
 		},
 	}
@@ -133,13 +132,13 @@ func PGDRestarts(steps, restarts int, step float64, eps ...float64) eval.Suite {
 // at the given epsilons.
 func ByName(name string, eps ...float64) (eval.Suite, error) {
 	switch name {
-	case QuickName:
+	case quickName:
 		return Quick(eps...), nil
-	case StrongName:
+	case strongName:
 		return Strong(eps...), nil
-	case PGD50x10Name:
+	case pgd50x10Name:
 		return PGDRestarts(50, 10, 0.01, eps...), nil
 	}
 	return eval.Suite{}, fmt.Errorf("%w: unknown suite %q, want %q, %q or %q",
-		robust.ErrConfig, name, QuickName, StrongName, PGD50x10Name)
+		robust.ErrConfig, name, quickName, strongName, pgd50x10Name)
 }

@@ -14,9 +14,9 @@ func TestSuites(t *testing.T) {
 		attacks []string
 		black   []bool
 	}{
-		{suite.QuickName, []string{"FGSM", "PGD-20"}, []bool{false, false}},
-		{suite.StrongName, []string{"APGD-CE", "APGD-T", "Square"}, []bool{false, false, true}},
-		{suite.PGD50x10Name, []string{"PGD-50x10"}, []bool{false}},
+		{"quick", []string{"FGSM", "PGD-20"}, []bool{false, false}},
+		{"strong", []string{"APGD-CE", "APGD-T", "Square"}, []bool{false, false, true}},
+		{"pgd50x10", []string{"PGD-50x10"}, []bool{false}},
 	}
 	for _, c := range cases {
 		s, err := suite.ByName(c.name, 0.1, 0.3)

@@ -128,7 +128,7 @@ func main() {
 	flag.StringVar(&o.dataDir, "data", "", "directory of MNIST-format IDX files; its test set is used (default: the embedded MNIST test set)")
 	flag.StringVar(&o.images, "images", "", "IDX image file (with -labels) instead of -data")
 	flag.StringVar(&o.label, "labels", "", "IDX label file (with -images)")
-	flag.StringVar(&o.suite, "suite", suite.QuickName, "attack suite: quick, strong or pgd50x10")
+	flag.StringVar(&o.suite, "suite", "quick", "attack suite: quick, strong or pgd50x10")
 	flag.StringVar(&o.eps, "eps", "0.1,0.2,0.3", "comma-separated, increasing Linf budgets in pixel units of [0, 1]")
 	flag.IntVar(&o.n, "n", 1000, "evaluate the first n examples (0: all)")
 	flag.IntVar(&o.batch, "batch", eval.DefaultBatchSize, "examples per batch (part of the experiment: seeds are drawn per batch)")
