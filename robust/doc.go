@@ -1,6 +1,7 @@
 // Package robust is the shared vocabulary of gorobust: the interfaces every
 // model, attack, defense and trainer speaks, the objectives attacks ascend, and
-// the sentinel errors callers test with errors.Is.
+// the sentinel errors callers test with errors.Is. It holds nothing else, so
+// that every other package can import it.
 //
 // # Inputs
 //
@@ -23,19 +24,17 @@
 // concurrent use unless their documentation says otherwise. Objective values are
 // read-only during a call and may be shared between goroutines.
 //
-// # Evaluation
+// # Norms
 //
-// Evaluate runs a Suite (attacks built for each of a list of epsilons) over a
-// Dataset and returns a Report: clean accuracy; per epsilon, robust accuracy
-// per attack and over the per-example worst case (clean mistakes count as
-// not robust); perturbation norms; model calls and time; sanity flags from
-// the AutoAttack and Carlini et al. checklists (zero or non-finite start
-// gradients, a black-box attack beating the white-box ones, accuracy not
-// falling with eps or not reaching zero at a large eps, stochastic or
-// probability outputs); and every setting needed to reproduce the run.
-// Reports are JSON (schema "gorobust.report/v1") and text tables; shards of
-// one evaluation (Shard) Merge into exactly the single-run report. Ready
-// suites live in attack/suite, plots in robust/report.
+// A Norm (LInf or L2) measures a perturbation per example in pixel space;
+// attacks, suites and reports share it, and Norm.Distances checks a batch of
+// adversarial examples against a budget.
+//
+// # Where the rest lives
+//
+// Models and model files are in robust/nn, datasets in robust/data, shipped
+// trained models in robust/zoo, evaluation (Evaluate, suites, reports) in
+// robust/eval, attacks in attack, defenses in defense and training in train.
 //
 // # Errors
 //

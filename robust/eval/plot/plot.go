@@ -1,8 +1,8 @@
-// Package plot draws a eval.Report as a plot of robust accuracy against
+// Package plot draws an eval.Report as a plot of robust accuracy against
 // epsilon, with gonum.org/v1/plot, in PNG, SVG or any other format that
 // gonum's vg supports (pdf, eps, jpg, tif). It is a package of its own so
-// that robust itself does not pull in the plotting libraries; the JSON and
-// text forms of a report live in robust (Report.WriteJSON, Report.WriteTable).
+// that eval itself does not pull in the plotting libraries; the JSON and
+// text forms of a report live in eval (Report.WriteJSON, Report.WriteTable).
 //
 // The plot has one line per attack and a thicker one for the per-example
 // worst case over all attacks, each starting at the clean accuracy at
