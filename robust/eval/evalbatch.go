@@ -33,22 +33,21 @@ func (e *evaluator) block(ctx context.Context, j int) (blockResult, error) {
 	}
 	x, y, err := e.data.Batch(idx)
 	if err != nil {
-		return blockResult{}, fmt.Errorf("robust: reading examples [%d, %d): %w", lo, hi, err)
+		return blockResult{}, fmt.Errorf("eval: reading examples [%d, %d): %w", lo, hi, err)
 	}
 	nb, xs, err := tensors.CheckImages(x, e.bounds)
 	if err != nil {
-		return blockResult{}, fmt.Errorf("robust: examples [%d, %d): %w", lo, hi, err)
+		return blockResult{}, fmt.Errorf("eval: examples [%d, %d): %w", lo, hi, err)
 	}
 	if sh := x.Shape(); nb != len(idx) || sh[1] != e.shape[0] || sh[2] != e.shape[1] || sh[3] != e.shape[2] {
-		return blockResult{}, fmt.Errorf("%w: examples [%d, %d) have shape %v, want (%d, %d, %d, %d)",
-			robust.ErrShape, lo, hi, sh, len(idx), e.shape[0], e.shape[1], e.shape[2])
+		return blockResult{}, fmt.Errorf("eval: examples [%d, %d) have shape %v, want (%d, %d, %d, %d): %w", lo, hi, sh, len(idx), e.shape[0], e.shape[1], e.shape[2], robust.ErrShape)
 	}
 	if len(y) != nb {
-		return blockResult{}, fmt.Errorf("%w: examples [%d, %d): %d labels", robust.ErrShape, lo, hi, len(y))
+		return blockResult{}, fmt.Errorf("eval: examples [%d, %d): %d labels: %w", lo, hi, len(y), robust.ErrShape)
 	}
 	for i, l := range y {
 		if l < 0 || l >= e.classes {
-			return blockResult{}, fmt.Errorf("%w: example %d has label %d, want [0, %d)", robust.ErrLabel, lo+i, l, e.classes)
+			return blockResult{}, fmt.Errorf("eval: example %d has label %d, want [0, %d): %w", lo+i, l, e.classes, robust.ErrLabel)
 		}
 	}
 
@@ -77,7 +76,7 @@ func (e *evaluator) block(ctx context.Context, j int) (blockResult, error) {
 			if len(correct) > 0 {
 				out, err := e.attack(ctx, cm, a, eps, j, xc, yc, x.Shape(), &rc)
 				if err != nil {
-					return blockResult{}, fmt.Errorf("robust: %s at eps %v on examples [%d, %d): %w", a.Name, eps, lo, hi, err)
+					return blockResult{}, fmt.Errorf("eval: %s at eps %v on examples [%d, %d): %w", a.Name, eps, lo, hi, err)
 				}
 				for k, i := range correct {
 					ex[i].Outcomes[ei] = append(ex[i].Outcomes[ei], out[k])
@@ -102,11 +101,11 @@ func (e *evaluator) cleanChecks(ctx context.Context, cm robust.Classifier, x *te
 	nb, k := len(ex), e.classes
 	z1, err := e.logits(ctx, cm, x, nb)
 	if err != nil {
-		return fmt.Errorf("robust: clean logits of examples [%d, %d): %w", lo, lo+nb, err)
+		return fmt.Errorf("eval: clean logits of examples [%d, %d): %w", lo, lo+nb, err)
 	}
 	z2, err := e.logits(ctx, cm, x, nb)
 	if err != nil {
-		return fmt.Errorf("robust: clean logits of examples [%d, %d): %w", lo, lo+nb, err)
+		return fmt.Errorf("eval: clean logits of examples [%d, %d): %w", lo, lo+nb, err)
 	}
 	for i := range ex {
 		row, again := z1[i*k:(i+1)*k], z2[i*k:(i+1)*k]
@@ -127,19 +126,19 @@ func (e *evaluator) cleanChecks(ctx context.Context, cm robust.Classifier, x *te
 	}
 	_, gce, err := dm.LossGrad(ctx, x, robust.Objective{Kind: robust.CrossEntropy, Labels: y})
 	if err != nil {
-		return fmt.Errorf("robust: cross-entropy gradient at examples [%d, %d): %w", lo, lo+nb, err)
+		return fmt.Errorf("eval: cross-entropy gradient at examples [%d, %d): %w", lo, lo+nb, err)
 	}
 	_, gm, err := dm.LossGrad(ctx, x, robust.Objective{Kind: robust.Margin, Labels: y})
 	if err != nil {
-		return fmt.Errorf("robust: margin gradient at examples [%d, %d): %w", lo, lo+nb, err)
+		return fmt.Errorf("eval: margin gradient at examples [%d, %d): %w", lo, lo+nb, err)
 	}
 	ce, err := gradRows(gce, x)
 	if err != nil {
-		return fmt.Errorf("robust: cross-entropy gradient at examples [%d, %d): %w", lo, lo+nb, err)
+		return fmt.Errorf("eval: cross-entropy gradient at examples [%d, %d): %w", lo, lo+nb, err)
 	}
 	mg, err := gradRows(gm, x)
 	if err != nil {
-		return fmt.Errorf("robust: margin gradient at examples [%d, %d): %w", lo, lo+nb, err)
+		return fmt.Errorf("eval: margin gradient at examples [%d, %d): %w", lo, lo+nb, err)
 	}
 	d := len(ce) / nb
 	for i := range ex {
@@ -176,7 +175,7 @@ func gradRows(g, x *tensor.Dense) ([]float64, error) {
 		if g != nil {
 			s = g.Shape()
 		}
-		return nil, fmt.Errorf("%w: gradient shape %v, want %v", robust.ErrShape, s, x.Shape())
+		return nil, fmt.Errorf("eval: gradient shape %v, want %v: %w", s, x.Shape(), robust.ErrShape)
 	}
 	return tensors.Float64s(g)
 }
@@ -188,10 +187,10 @@ func (e *evaluator) logits(ctx context.Context, m robust.Classifier, x *tensor.D
 		return nil, err
 	}
 	if z == nil {
-		return nil, fmt.Errorf("%w: model returned nil logits", robust.ErrShape)
+		return nil, fmt.Errorf("eval: model returned nil logits: %w", robust.ErrShape)
 	}
 	if s := z.Shape(); len(s) != 2 || s[0] != nb || s[1] != e.classes {
-		return nil, fmt.Errorf("%w: logits shape %v, want (%d, %d)", robust.ErrShape, s, nb, e.classes)
+		return nil, fmt.Errorf("eval: logits shape %v, want (%d, %d): %w", s, nb, e.classes, robust.ErrShape)
 	}
 	v, err := tensors.Float64s(z)
 	if err != nil {
@@ -199,7 +198,7 @@ func (e *evaluator) logits(ctx context.Context, m robust.Classifier, x *tensor.D
 	}
 	for i, f := range v {
 		if isNonFinite(f) {
-			return nil, fmt.Errorf("%w: logit %d of example %d is %v", robust.ErrNonFinite, i%e.classes, i/e.classes, f)
+			return nil, fmt.Errorf("eval: logit %d of example %d is %v: %w", i%e.classes, i/e.classes, f, robust.ErrNonFinite)
 		}
 	}
 	return v, nil
@@ -230,7 +229,7 @@ func (e *evaluator) attack(ctx context.Context, cm robust.Classifier, a SuiteAtt
 		if xAdv != nil {
 			s = xAdv.Shape()
 		}
-		return nil, fmt.Errorf("%w: attack output shape %v, want %v", robust.ErrShape, s, in.Shape())
+		return nil, fmt.Errorf("eval: attack output shape %v, want %v: %w", s, in.Shape(), robust.ErrShape)
 	}
 	_, adv, err := tensors.CheckImages(xAdv, e.bounds)
 	if err != nil {
@@ -245,7 +244,7 @@ func (e *evaluator) attack(ctx context.Context, cm robust.Classifier, a SuiteAtt
 	for k := range out {
 		dist := e.suite.norm().Distance(xc[k*d:(k+1)*d], adv[k*d:(k+1)*d])
 		if dist > eps {
-			return nil, fmt.Errorf("%w: attack output %d lies at %s distance %v > eps %v", robust.ErrBounds, k, e.suite.norm(), dist, eps)
+			return nil, fmt.Errorf("eval: attack output %d lies at %s distance %v > eps %v: %w", k, e.suite.norm(), dist, eps, robust.ErrBounds)
 		}
 		out[k] = Outcome{Pred: argmax(z[k*e.classes : (k+1)*e.classes]), Norm: dist}
 	}

@@ -137,7 +137,7 @@ feed:
 	wg.Wait()
 	if err := context.Cause(ctx); err != nil {
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-			return nil, fmt.Errorf("robust: Evaluate stopped: %w", err)
+			return nil, fmt.Errorf("eval: Evaluate stopped: %w", err)
 		}
 		return nil, err
 	}

@@ -43,35 +43,34 @@ func newEvaluator(m robust.Classifier, ds robust.Dataset, s Suite, opts *Evaluat
 		o = *opts
 	}
 	if m == nil || ds == nil {
-		return nil, fmt.Errorf("%w: Evaluate needs a model and a dataset", robust.ErrConfig)
+		return nil, fmt.Errorf("eval: Evaluate needs a model and a dataset: %w", robust.ErrConfig)
 	}
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
 	b := m.Bounds()
 	if err := b.Validate(); err != nil {
-		return nil, fmt.Errorf("robust: model bounds: %w", err)
+		return nil, fmt.Errorf("eval: model bounds: %w", err)
 	}
 	k := m.NumClasses()
 	if k < 2 {
-		return nil, fmt.Errorf("%w: model has %d classes, want >= 2", robust.ErrConfig, k)
+		return nil, fmt.Errorf("eval: model has %d classes, want at least 2: %w", k, robust.ErrConfig)
 	}
 	if o.BatchSize < 0 || o.Examples < 0 || o.Parallel < 0 {
-		return nil, fmt.Errorf("%w: EvaluateOptions BatchSize %d, Examples %d, Parallel %d must be >= 0",
-			robust.ErrConfig, o.BatchSize, o.Examples, o.Parallel)
+		return nil, fmt.Errorf("eval: EvaluateOptions = {BatchSize: %d, Examples: %d, Parallel: %d}, want each >= 0 (0 means the default): %w", o.BatchSize, o.Examples, o.Parallel, robust.ErrConfig)
 	}
 	if err := o.Shard.Validate(); err != nil {
 		return nil, err
 	}
 	n := ds.Len()
 	if o.Examples > n {
-		return nil, fmt.Errorf("%w: EvaluateOptions.Examples %d exceeds the dataset's %d examples", robust.ErrConfig, o.Examples, n)
+		return nil, fmt.Errorf("eval: EvaluateOptions.Examples = %d, want at most the dataset's %d examples: %w", o.Examples, n, robust.ErrConfig)
 	}
 	if o.Examples > 0 {
 		n = o.Examples
 	}
 	if n == 0 {
-		return nil, fmt.Errorf("%w: Evaluate on an empty dataset", robust.ErrConfig)
+		return nil, fmt.Errorf("eval: Evaluate on an empty dataset: %w", robust.ErrConfig)
 	}
 	e := &evaluator{
 		model: m, data: ds, suite: s, bounds: b, classes: k,
@@ -90,10 +89,10 @@ func newEvaluator(m robust.Classifier, ds robust.Dataset, s Suite, opts *Evaluat
 	// report need before any batch runs.
 	x, _, err := ds.Batch([]int{0})
 	if err != nil {
-		return nil, fmt.Errorf("robust: reading example 0: %w", err)
+		return nil, fmt.Errorf("eval: reading example 0: %w", err)
 	}
 	if _, _, err := tensors.Images(x); err != nil {
-		return nil, fmt.Errorf("robust: example 0: %w", err)
+		return nil, fmt.Errorf("eval: example 0: %w", err)
 	}
 	sh := x.Shape()
 	e.shape = [3]int{sh[1], sh[2], sh[3]}
@@ -111,7 +110,7 @@ func newEvaluator(m robust.Classifier, ds robust.Dataset, s Suite, opts *Evaluat
 // checkLarge validates every attack at the large epsilon.
 func (e *evaluator) checkLarge() error {
 	if last := e.suite.Epsilons[len(e.suite.Epsilons)-1]; e.large <= last {
-		return fmt.Errorf("%w: suite LargeEps %v must exceed the largest epsilon %v", robust.ErrConfig, e.large, last)
+		return fmt.Errorf("eval: Suite.LargeEps = %v, want more than the largest epsilon %v (or < 0 to skip the check): %w", e.large, last, robust.ErrConfig)
 	}
 	for _, a := range e.suite.Attacks {
 		if err := checkAttack(a, e.large); err != nil {

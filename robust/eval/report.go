@@ -329,7 +329,7 @@ type Outcome struct {
 func (r *Report) WriteJSON(w io.Writer) error {
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
-		return fmt.Errorf("robust: encoding report: %w", err)
+		return fmt.Errorf("eval: encoding report: %w", err)
 	}
 	_, err = w.Write(append(b, '\n'))
 	return err
@@ -341,10 +341,10 @@ func (r *Report) WriteJSON(w io.Writer) error {
 func ReadReport(r io.Reader) (*Report, error) {
 	var rep Report
 	if err := json.NewDecoder(r).Decode(&rep); err != nil {
-		return nil, fmt.Errorf("robust: decoding report: %w", err)
+		return nil, fmt.Errorf("eval: decoding report: %w", err)
 	}
 	if rep.Schema != ReportSchema {
-		return nil, fmt.Errorf("%w: report schema %q, want %q", robust.ErrConfig, rep.Schema, ReportSchema)
+		return nil, fmt.Errorf("eval: report schema %q, want %q: %w", rep.Schema, ReportSchema, robust.ErrConfig)
 	}
 	return &rep, nil
 }

@@ -79,7 +79,7 @@ func (s Shard) Validate() error {
 		return nil
 	}
 	if s.Count < 1 || s.Index < 0 || s.Index >= s.Count {
-		return fmt.Errorf("%w: shard %d of %d, want 0 <= index < count", robust.ErrConfig, s.Index, s.Count)
+		return fmt.Errorf("eval: Shard = {Index: %d, Count: %d}, want 0 <= Index < Count: %w", s.Index, s.Count, robust.ErrConfig)
 	}
 	return nil
 }
@@ -141,33 +141,33 @@ func (s Suite) Validate() error {
 		return fmt.Errorf("eval: Suite.Norm: %w", err)
 	}
 	if len(s.Epsilons) == 0 {
-		return fmt.Errorf("%w: suite %q has no epsilons", robust.ErrConfig, s.Name)
+		return fmt.Errorf("eval: Suite.Epsilons of suite %q is empty, want at least one budget: %w", s.Name, robust.ErrConfig)
 	}
 	for i, e := range s.Epsilons {
 		if math.IsNaN(e) || math.IsInf(e, 0) || e <= 0 {
-			return fmt.Errorf("%w: suite epsilon %v must be finite and > 0", robust.ErrConfig, e)
+			return fmt.Errorf("eval: Suite.Epsilons[%d] = %v, want a finite value > 0: %w", i, e, robust.ErrConfig)
 		}
 		if i > 0 && e <= s.Epsilons[i-1] {
-			return fmt.Errorf("%w: suite epsilons must be strictly increasing, got %v after %v", robust.ErrConfig, e, s.Epsilons[i-1])
+			return fmt.Errorf("eval: Suite.Epsilons[%d] = %v after %v, want strictly increasing budgets: %w", i, e, s.Epsilons[i-1], robust.ErrConfig)
 		}
 	}
 	if math.IsNaN(s.LargeEps) || math.IsInf(s.LargeEps, 0) {
-		return fmt.Errorf("%w: suite LargeEps %v is not finite", robust.ErrConfig, s.LargeEps)
+		return fmt.Errorf("eval: Suite.LargeEps = %v, want a finite value: %w", s.LargeEps, robust.ErrConfig)
 	}
 	if len(s.Attacks) == 0 {
-		return fmt.Errorf("%w: suite %q has no attacks", robust.ErrConfig, s.Name)
+		return fmt.Errorf("eval: Suite.Attacks of suite %q is empty, want at least one attack: %w", s.Name, robust.ErrConfig)
 	}
 	seen := map[string]bool{}
 	for i, a := range s.Attacks {
 		if a.Name == "" {
-			return fmt.Errorf("%w: suite attack %d has no name", robust.ErrConfig, i)
+			return fmt.Errorf("eval: Suite.Attacks[%d].Name is empty, want a unique name: %w", i, robust.ErrConfig)
 		}
 		if seen[a.Name] {
-			return fmt.Errorf("%w: suite attack name %q is used twice", robust.ErrConfig, a.Name)
+			return fmt.Errorf("eval: Suite.Attacks[%d].Name = %q is used twice, want unique names: %w", i, a.Name, robust.ErrConfig)
 		}
 		seen[a.Name] = true
 		if a.New == nil {
-			return fmt.Errorf("%w: suite attack %q has no constructor", robust.ErrConfig, a.Name)
+			return fmt.Errorf("eval: Suite.Attacks[%d].New = nil (attack %q), want a constructor: %w", i, a.Name, robust.ErrConfig)
 		}
 		for _, e := range s.Epsilons {
 			if err := checkAttack(a, e); err != nil {
@@ -182,7 +182,7 @@ func (s Suite) Validate() error {
 func checkAttack(a SuiteAttack, eps float64) error {
 	atk := a.New(eps)
 	if atk == nil {
-		return fmt.Errorf("%w: suite attack %q returned no attack for eps %v", robust.ErrConfig, a.Name, eps)
+		return fmt.Errorf("eval: suite attack %q returned no attack for eps %v: %w", a.Name, eps, robust.ErrConfig)
 	}
 	if v, ok := atk.(interface{ Validate() error }); ok {
 		if err := v.Validate(); err != nil {
