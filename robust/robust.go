@@ -37,7 +37,7 @@ var UnitBounds = Bounds{Min: 0, Max: 1}
 // Validate reports whether b is a finite, non-empty interval.
 func (b Bounds) Validate() error {
 	if isNaNorInf32(b.Min) || isNaNorInf32(b.Max) || !(b.Min < b.Max) {
-		return fmt.Errorf("%w: bounds [%v, %v] must be finite with Min < Max", ErrConfig, b.Min, b.Max)
+		return fmt.Errorf("robust: bounds [%v, %v] must be finite with Min < Max: %w", b.Min, b.Max, ErrConfig)
 	}
 	return nil
 }

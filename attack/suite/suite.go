@@ -139,6 +139,5 @@ func ByName(name string, eps ...float64) (eval.Suite, error) {
 	case pgd50x10Name:
 		return PGDRestarts(50, 10, 0.01, eps...), nil
 	}
-	return eval.Suite{}, fmt.Errorf("%w: unknown suite %q, want %q, %q or %q",
-		robust.ErrConfig, name, quickName, strongName, pgd50x10Name)
+	return eval.Suite{}, fmt.Errorf("suite: unknown suite %q, want %q, %q or %q: %w", name, quickName, strongName, pgd50x10Name, robust.ErrConfig)
 }

@@ -16,7 +16,7 @@ import (
 // float64 slice in row-major order.
 func Float64s(t *tensor.Dense) ([]float64, error) {
 	if t == nil {
-		return nil, fmt.Errorf("%w: nil tensor", robust.ErrShape)
+		return nil, fmt.Errorf("nil tensor: %w", robust.ErrShape)
 	}
 	switch d := t.Data().(type) {
 	case []float32:
@@ -28,7 +28,7 @@ func Float64s(t *tensor.Dense) ([]float64, error) {
 	case []float64:
 		return append([]float64(nil), d...), nil
 	}
-	return nil, fmt.Errorf("%w: dtype %v, want float32 or float64", robust.ErrShape, t.Dtype())
+	return nil, fmt.Errorf("dtype %v, want float32 or float64: %w", t.Dtype(), robust.ErrShape)
 }
 
 // Images checks that x is a float32 N x C x H x W tensor with N > 0 and
@@ -36,18 +36,18 @@ func Float64s(t *tensor.Dense) ([]float64, error) {
 // when x belongs to someone else).
 func Images(x *tensor.Dense) (int, []float32, error) {
 	if x == nil {
-		return 0, nil, fmt.Errorf("%w: nil input", robust.ErrShape)
+		return 0, nil, fmt.Errorf("nil input: %w", robust.ErrShape)
 	}
 	s := x.Shape()
 	if len(s) != 4 || s[0] < 1 || s[1] < 1 || s[2] < 1 || s[3] < 1 {
-		return 0, nil, fmt.Errorf("%w: input shape %v, want N x C x H x W", robust.ErrShape, s)
+		return 0, nil, fmt.Errorf("input shape %v, want N x C x H x W: %w", s, robust.ErrShape)
 	}
 	d, ok := x.Data().([]float32)
 	if !ok {
-		return 0, nil, fmt.Errorf("%w: input dtype %v, want float32", robust.ErrShape, x.Dtype())
+		return 0, nil, fmt.Errorf("input dtype %v, want float32: %w", x.Dtype(), robust.ErrShape)
 	}
 	if !x.IsNativelyAccessible() || x.IsMaterializable() || len(d) != s.TotalSize() {
-		return 0, nil, fmt.Errorf("%w: input must be a contiguous dense tensor", robust.ErrShape)
+		return 0, nil, fmt.Errorf("input must be a contiguous dense tensor: %w", robust.ErrShape)
 	}
 	return s[0], d, nil
 }
@@ -60,10 +60,10 @@ func CheckImages(x *tensor.Dense, b robust.Bounds) (int, []float32, error) {
 	}
 	for i, v := range d {
 		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return 0, nil, fmt.Errorf("%w: input[%d] = %v", robust.ErrNonFinite, i, v)
+			return 0, nil, fmt.Errorf("input[%d] = %v: %w", i, v, robust.ErrNonFinite)
 		}
 		if v < b.Min || v > b.Max {
-			return 0, nil, fmt.Errorf("%w: input[%d] = %v outside [%v, %v]", robust.ErrBounds, i, v, b.Min, b.Max)
+			return 0, nil, fmt.Errorf("input[%d] = %v outside [%v, %v]: %w", i, v, b.Min, b.Max, robust.ErrBounds)
 		}
 	}
 	return n, d, nil
@@ -73,7 +73,7 @@ func CheckImages(x *tensor.Dense, b robust.Bounds) (int, []float32, error) {
 func Argmax(logits *tensor.Dense) ([]int, error) {
 	s := logits.Shape()
 	if len(s) != 2 {
-		return nil, fmt.Errorf("%w: logits shape %v, want N x K", robust.ErrShape, s)
+		return nil, fmt.Errorf("logits shape %v, want N x K: %w", s, robust.ErrShape)
 	}
 	z, err := Float64s(logits)
 	if err != nil {

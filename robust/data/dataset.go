@@ -75,23 +75,23 @@ func newOwned(images []byte, n, c, h, w int, labels []byte, numClasses int) (*Da
 // overflow.
 func checkLayout(npix, n, c, h, w, nlabels, numClasses int) error {
 	if n < 1 || c < 1 || h < 1 || w < 1 {
-		return fmt.Errorf("%w: dataset shape %d x %d x %d x %d, want every size >= 1", robust.ErrShape, n, c, h, w)
+		return fmt.Errorf("data: dataset shape %d x %d x %d x %d, want every size >= 1: %w", n, c, h, w, robust.ErrShape)
 	}
 	total := 1
 	for _, d := range []int{n, c, h, w} {
 		if total > math.MaxInt/d {
-			return fmt.Errorf("%w: dataset shape %d x %d x %d x %d overflows int", robust.ErrShape, n, c, h, w)
+			return fmt.Errorf("data: dataset shape %d x %d x %d x %d overflows int: %w", n, c, h, w, robust.ErrShape)
 		}
 		total *= d
 	}
 	if npix != total {
-		return fmt.Errorf("%w: %d image bytes for shape %d x %d x %d x %d, want %d", robust.ErrShape, npix, n, c, h, w, total)
+		return fmt.Errorf("data: %d image bytes for shape %d x %d x %d x %d, want %d: %w", npix, n, c, h, w, total, robust.ErrShape)
 	}
 	if nlabels != n {
-		return fmt.Errorf("%w: %d labels for %d images", robust.ErrShape, nlabels, n)
+		return fmt.Errorf("data: %d labels for %d images: %w", nlabels, n, robust.ErrShape)
 	}
 	if numClasses < 2 {
-		return fmt.Errorf("%w: numClasses must be >= 2, got %d", robust.ErrConfig, numClasses)
+		return fmt.Errorf("data: numClasses must be >= 2, got %d: %w", numClasses, robust.ErrConfig)
 	}
 	return nil
 }
@@ -100,7 +100,7 @@ func checkLayout(npix, n, c, h, w, nlabels, numClasses int) error {
 func checkLabels(n, numClasses int, at func(int) int) error {
 	for i := range n {
 		if l := at(i); l < 0 || l >= numClasses {
-			return fmt.Errorf("%w: label %d of example %d, want [0, %d)", robust.ErrLabel, l, i, numClasses)
+			return fmt.Errorf("data: label %d of example %d, want [0, %d): %w", l, i, numClasses, robust.ErrLabel)
 		}
 	}
 	return nil
@@ -132,12 +132,12 @@ func (d *Dataset) row(i int) int {
 // list, naming the caller in the message.
 func (d *Dataset) checkIndices(caller string, idx []int) error {
 	if len(idx) == 0 {
-		return fmt.Errorf("%w: %s of no examples", robust.ErrShape, caller)
+		return fmt.Errorf("data: %s of no examples: %w", caller, robust.ErrShape)
 	}
 	n := d.Len()
 	for j, i := range idx {
 		if i < 0 || i >= n {
-			return fmt.Errorf("%w: %s index %d at position %d, want [0, %d)", ErrIndex, caller, i, j, n)
+			return fmt.Errorf("data: %s index %d at position %d, want [0, %d): %w", caller, i, j, n, ErrIndex)
 		}
 	}
 	return nil
@@ -154,7 +154,7 @@ func (d *Dataset) Batch(idx []int) (*tensor.Dense, []int, error) {
 	}
 	size := d.c * d.h * d.w
 	if len(idx) > math.MaxInt/size {
-		return nil, nil, fmt.Errorf("%w: batch of %d images of %d values overflows int", robust.ErrShape, len(idx), size)
+		return nil, nil, fmt.Errorf("data: batch of %d images of %d values overflows int: %w", len(idx), size, robust.ErrShape)
 	}
 	x := make([]float32, len(idx)*size)
 	y := make([]int, len(idx))
@@ -174,7 +174,7 @@ func (d *Dataset) Batch(idx []int) (*tensor.Dense, []int, error) {
 // Label returns the label of example i.
 func (d *Dataset) Label(i int) (int, error) {
 	if i < 0 || i >= d.Len() {
-		return 0, fmt.Errorf("%w: Label index %d, want [0, %d)", ErrIndex, i, d.Len())
+		return 0, fmt.Errorf("data: Label index %d, want [0, %d): %w", i, d.Len(), ErrIndex)
 	}
 	return d.labels[d.row(i)], nil
 }
@@ -191,7 +191,7 @@ func (d *Dataset) Labels() []int {
 // Image returns a copy of the raw C x H x W bytes of example i.
 func (d *Dataset) Image(i int) ([]byte, error) {
 	if i < 0 || i >= d.Len() {
-		return nil, fmt.Errorf("%w: Image index %d, want [0, %d)", ErrIndex, i, d.Len())
+		return nil, fmt.Errorf("data: Image index %d, want [0, %d): %w", i, d.Len(), ErrIndex)
 	}
 	size := d.c * d.h * d.w
 	r := d.row(i)

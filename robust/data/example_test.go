@@ -40,7 +40,7 @@ func ExampleLoad() {
 	// examples: 3 classes: 10
 	// batch shape: (2, 1, 2, 2) labels: [3 7]
 	// values: [1 1 0 0 0 0.2 0.4 1]
-	// data: invalid idx file: truncated data: want 4 bytes, got 2
+	// data: truncated data: want 4 bytes, got 2: data: invalid idx file
 }
 
 // ExampleBatches shows one epoch of batches in order (nil generator) and

@@ -73,13 +73,13 @@ func (o *IDXOptions) limits() (IDXOptions, error) {
 		return l, nil
 	}
 	if o.MaxDims < 0 || o.MaxDims > 255 {
-		return l, fmt.Errorf("%w: IDXOptions.MaxDims must be in [0, 255], got %d", robust.ErrConfig, o.MaxDims)
+		return l, fmt.Errorf("data: IDXOptions.MaxDims must be in [0, 255], got %d: %w", o.MaxDims, robust.ErrConfig)
 	}
 	if o.MaxDimSize < 0 {
-		return l, fmt.Errorf("%w: IDXOptions.MaxDimSize must be >= 0, got %d", robust.ErrConfig, o.MaxDimSize)
+		return l, fmt.Errorf("data: IDXOptions.MaxDimSize must be >= 0, got %d: %w", o.MaxDimSize, robust.ErrConfig)
 	}
 	if o.MaxElements < 0 {
-		return l, fmt.Errorf("%w: IDXOptions.MaxElements must be >= 0, got %d", robust.ErrConfig, o.MaxElements)
+		return l, fmt.Errorf("data: IDXOptions.MaxElements must be >= 0, got %d: %w", o.MaxElements, robust.ErrConfig)
 	}
 	if o.MaxDims > 0 {
 		l.MaxDims = o.MaxDims
@@ -151,18 +151,17 @@ func ReadIDX(r io.Reader, opts *IDXOptions) (*IDX, error) {
 		return nil, shortErr("header", 4, n, err)
 	}
 	if magic[0] != 0 || magic[1] != 0 {
-		return nil, fmt.Errorf("%w: bad magic %02x %02x, want 00 00", ErrFormat, magic[0], magic[1])
+		return nil, fmt.Errorf("data: bad magic %02x %02x, want 00 00: %w", magic[0], magic[1], ErrFormat)
 	}
 	if magic[2] != TypeUint8 {
-		return nil, fmt.Errorf("%w: element type 0x%02x (%s) is not supported, want 0x%02x (unsigned byte)",
-			ErrFormat, magic[2], typeName(magic[2]), TypeUint8)
+		return nil, fmt.Errorf("data: element type 0x%02x (%s) is not supported, want 0x%02x (unsigned byte): %w", magic[2], typeName(magic[2]), TypeUint8, ErrFormat)
 	}
 	ndims := int(magic[3])
 	if ndims == 0 {
-		return nil, fmt.Errorf("%w: header declares 0 dimensions", ErrFormat)
+		return nil, fmt.Errorf("data: header declares 0 dimensions: %w", ErrFormat)
 	}
 	if ndims > lim.MaxDims {
-		return nil, fmt.Errorf("%w: %d dimensions, limit %d", ErrTooLarge, ndims, lim.MaxDims)
+		return nil, fmt.Errorf("data: %d dimensions, limit %d: %w", ndims, lim.MaxDims, ErrTooLarge)
 	}
 
 	raw := make([]byte, 4*ndims)
@@ -174,16 +173,15 @@ func ReadIDX(r io.Reader, opts *IDXOptions) (*IDX, error) {
 	for i := range dims {
 		d := uint64(binary.BigEndian.Uint32(raw[4*i:]))
 		if d == 0 {
-			return nil, fmt.Errorf("%w: dimension %d has size 0", ErrFormat, i)
+			return nil, fmt.Errorf("data: dimension %d has size 0: %w", i, ErrFormat)
 		}
 		if d > uint64(lim.MaxDimSize) {
-			return nil, fmt.Errorf("%w: dimension %d has size %d, limit %d", ErrTooLarge, i, d, lim.MaxDimSize)
+			return nil, fmt.Errorf("data: dimension %d has size %d, limit %d: %w", i, d, lim.MaxDimSize, ErrTooLarge)
 		}
 		// Dividing instead of multiplying cannot overflow, whatever the
 		// header says.
 		if uint64(total) > uint64(lim.MaxElements)/d {
-			return nil, fmt.Errorf("%w: dimensions %v hold more than %d elements",
-				ErrTooLarge, dimsOf(raw), lim.MaxElements)
+			return nil, fmt.Errorf("data: dimensions %v hold more than %d elements: %w", dimsOf(raw), lim.MaxElements, ErrTooLarge)
 		}
 		total *= int(d)
 		dims[i] = int(d)
@@ -196,11 +194,11 @@ func ReadIDX(r io.Reader, opts *IDXOptions) (*IDX, error) {
 	var extra [1]byte
 	switch n, err := io.ReadFull(src, extra[:]); {
 	case n > 0:
-		return nil, fmt.Errorf("%w: trailing data after the %d declared bytes", ErrFormat, total)
+		return nil, fmt.Errorf("data: trailing data after the %d declared bytes: %w", total, ErrFormat)
 	case err == io.ErrUnexpectedEOF:
 		// Only gzip can stop short here: its trailer is cut, or a few bytes
 		// follow the stream, too few to be told from a cut header.
-		return nil, fmt.Errorf("%w: gzip stream ends with a truncated trailer or trailing bytes", ErrFormat)
+		return nil, fmt.Errorf("data: gzip stream ends with a truncated trailer or trailing bytes: %w", ErrFormat)
 	case err != io.EOF:
 		return nil, readErr("after the data", err)
 	}
@@ -239,7 +237,7 @@ func dimsOf(raw []byte) []uint32 {
 // shortErr reports a read of what that stopped after got of want bytes.
 func shortErr(what string, want, got int, err error) error {
 	if err == io.EOF || err == io.ErrUnexpectedEOF {
-		return fmt.Errorf("%w: truncated %s: want %d bytes, got %d", ErrFormat, what, want, got)
+		return fmt.Errorf("data: truncated %s: want %d bytes, got %d: %w", what, want, got, ErrFormat)
 	}
 	return readErr(what, err)
 }
@@ -250,9 +248,9 @@ func readErr(what string, err error) error {
 	var corrupt flate.CorruptInputError
 	switch {
 	case errors.Is(err, gzip.ErrHeader), errors.Is(err, gzip.ErrChecksum), errors.As(err, &corrupt):
-		return fmt.Errorf("%w: %s: corrupt gzip stream: %w", ErrFormat, what, err)
+		return fmt.Errorf("data: %s: corrupt gzip stream: %w: %w", what, err, ErrFormat)
 	case err == io.EOF || err == io.ErrUnexpectedEOF:
-		return fmt.Errorf("%w: truncated %s", ErrFormat, what)
+		return fmt.Errorf("data: truncated %s: %w", what, ErrFormat)
 	}
 	return fmt.Errorf("data: reading idx %s: %w", what, err)
 }
@@ -262,26 +260,26 @@ func readErr(what string, err error) error {
 // is len(x.Data).
 func WriteIDX(w io.Writer, x *IDX) error {
 	if x == nil {
-		return fmt.Errorf("%w: WriteIDX of a nil IDX", robust.ErrShape)
+		return fmt.Errorf("data: WriteIDX of a nil IDX: %w", robust.ErrShape)
 	}
 	if len(x.Dims) == 0 || len(x.Dims) > 255 {
-		return fmt.Errorf("%w: IDX has %d dimensions, want 1 to 255", robust.ErrShape, len(x.Dims))
+		return fmt.Errorf("data: IDX has %d dimensions, want 1 to 255: %w", len(x.Dims), robust.ErrShape)
 	}
 	head := make([]byte, 4+4*len(x.Dims))
 	head[2], head[3] = TypeUint8, byte(len(x.Dims))
 	total := 1
 	for i, d := range x.Dims {
 		if d < 1 || uint64(d) > math.MaxUint32 {
-			return fmt.Errorf("%w: IDX dimension %d has size %d, want [1, 2^32)", robust.ErrShape, i, d)
+			return fmt.Errorf("data: IDX dimension %d has size %d, want [1, 2^32): %w", i, d, robust.ErrShape)
 		}
 		if total > len(x.Data)/d {
-			return fmt.Errorf("%w: IDX dimensions %v need more than the %d data bytes", robust.ErrShape, x.Dims, len(x.Data))
+			return fmt.Errorf("data: IDX dimensions %v need more than the %d data bytes: %w", x.Dims, len(x.Data), robust.ErrShape)
 		}
 		total *= d
 		binary.BigEndian.PutUint32(head[4+4*i:], uint32(d))
 	}
 	if total != len(x.Data) {
-		return fmt.Errorf("%w: IDX dimensions %v hold %d elements, data has %d", robust.ErrShape, x.Dims, total, len(x.Data))
+		return fmt.Errorf("data: IDX dimensions %v hold %d elements, data has %d: %w", x.Dims, total, len(x.Data), robust.ErrShape)
 	}
 	if _, err := w.Write(head); err != nil {
 		return fmt.Errorf("data: writing idx header: %w", err)
@@ -301,7 +299,7 @@ func ReadImages(r io.Reader, opts *IDXOptions) (*IDX, error) {
 		return nil, err
 	}
 	if len(x.Dims) != 3 {
-		return nil, fmt.Errorf("%w: image file has dimensions %v, want N x H x W", robust.ErrShape, x.Dims)
+		return nil, fmt.Errorf("data: image file has dimensions %v, want N x H x W: %w", x.Dims, robust.ErrShape)
 	}
 	return x, nil
 }
@@ -316,7 +314,7 @@ func ReadLabels(r io.Reader, opts *IDXOptions) ([]byte, error) {
 		return nil, err
 	}
 	if len(x.Dims) != 1 {
-		return nil, fmt.Errorf("%w: label file has dimensions %v, want N", robust.ErrShape, x.Dims)
+		return nil, fmt.Errorf("data: label file has dimensions %v, want N: %w", x.Dims, robust.ErrShape)
 	}
 	return x.Data, nil
 }

@@ -31,7 +31,7 @@ func (o *LoadOptions) numClasses() (int, error) {
 	}
 	if o.NumClasses < 2 || o.NumClasses > 256 {
 		// Labels are single bytes, so more than 256 classes cannot occur.
-		return 0, fmt.Errorf("%w: LoadOptions.NumClasses must be in [2, 256], got %d", robust.ErrConfig, o.NumClasses)
+		return 0, fmt.Errorf("data: LoadOptions.NumClasses must be in [2, 256], got %d: %w", o.NumClasses, robust.ErrConfig)
 	}
 	return o.NumClasses, nil
 }
@@ -62,7 +62,7 @@ func Load(images, labels io.Reader, opts *LoadOptions) (*Dataset, error) {
 	}
 	n := img.Dims[0]
 	if len(lab) != n {
-		return nil, fmt.Errorf("%w: image file holds %d images but label file holds %d labels", robust.ErrShape, n, len(lab))
+		return nil, fmt.Errorf("data: image file holds %d images but label file holds %d labels: %w", n, len(lab), robust.ErrShape)
 	}
 	return newOwned(img.Data, n, 1, img.Dims[1], img.Dims[2], lab, k)
 }
@@ -156,5 +156,5 @@ func findFile(fsys fs.FS, base string) (string, error) {
 	case 1:
 		return found[0], nil
 	}
-	return "", fmt.Errorf("%w: more than one of %v present", robust.ErrConfig, found)
+	return "", fmt.Errorf("data: more than one of %v present: %w", found, robust.ErrConfig)
 }

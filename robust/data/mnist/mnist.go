@@ -184,7 +184,7 @@ func open(name string) (*hashedFile, error) {
 
 func (f *hashedFile) check(want string) error {
 	if got := hex.EncodeToString(f.sum.Sum(nil)); got != want {
-		return fmt.Errorf("%w: got %s, want %s", ErrChecksum, got, want)
+		return fmt.Errorf("mnist: got %s, want %s: %w", got, want, ErrChecksum)
 	}
 	return nil
 }
