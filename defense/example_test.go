@@ -3,31 +3,46 @@ package defense_test
 import (
 	"context"
 	"fmt"
+	"log"
+	"slices"
 
 	"gorgonia.org/tensor"
 
 	"github.com/gorobust/gorobust/attack"
 	"github.com/gorobust/gorobust/defense"
-	"github.com/gorobust/gorobust/internal/mnistmodels"
-	"github.com/gorobust/gorobust/internal/tensors"
-	"github.com/gorobust/gorobust/internal/testmodel"
 	"github.com/gorobust/gorobust/robust"
 	"github.com/gorobust/gorobust/robust/data/mnist"
+	"github.com/gorobust/gorobust/robust/zoo"
 )
 
-// correct counts the examples of x that m labels y.
+// testImages returns the first n MNIST test images and their labels.
+func testImages(n int) (*tensor.Dense, []int) {
+	test, err := mnist.Test()
+	if err != nil {
+		log.Fatal(err)
+	}
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	x, y, err := test.Batch(idx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return x, y
+}
+
+// correct counts the images of x that m labels y.
 func correct(m robust.Classifier, x *tensor.Dense, y []int) int {
 	z, err := m.Logits(context.Background(), x)
 	if err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
-	p, err := tensors.Argmax(z)
-	if err != nil {
-		panic(err)
-	}
+	logits, k := z.Data().([]float32), m.NumClasses()
 	c := 0
-	for i := range p {
-		if p[i] == y[i] {
+	for i, label := range y {
+		row := logits[i*k : (i+1)*k]
+		if slices.Index(row, slices.Max(row)) == label {
 			c++
 		}
 	}
@@ -39,32 +54,20 @@ func correct(m robust.Classifier, x *tensor.Dense, y []int) int {
 // robust; BPDA attacks it honestly.
 func ExampleProtect() {
 	ctx := context.Background()
-	model, err := mnistmodels.Standard() // undefended MNIST CNN
+	model, err := zoo.MNISTStandard() // undefended MNIST CNN
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
-	test, err := mnist.Test()
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	x, y, err := test.Batch([]int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19})
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
+	x, y := testImages(20)
 	pgd := attack.PGD{Eps: 0.3, Steps: 10, Seed: 1}
 	for _, g := range []defense.Gradient{defense.Shattered, defense.BPDA} {
 		protected, err := defense.Protect(model, &defense.Options{Gradient: g}, defense.JPEG{Quality: 20})
 		if err != nil {
-			fmt.Println(err)
-			return
+			log.Fatal(err)
 		}
 		xAdv, err := pgd.Perturb(ctx, protected, x, y)
 		if err != nil {
-			fmt.Println(err)
-			return
+			log.Fatal(err)
 		}
 		fmt.Printf("%-9s gradient: %d of 20 correct after PGD at eps 0.3\n", g, correct(protected, xAdv, y))
 	}
@@ -78,119 +81,131 @@ func ExampleProtect() {
 // and the input, so it is reproducible.
 func ExampleProtect_randomized() {
 	ctx := context.Background()
-	model, x, y, err := testmodel.Trained(50) // small MLP on 8x8 synthetic images
+	model, err := zoo.MNISTStandard()
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
-	protected, err := defense.Protect(model, &defense.Options{EOTSamples: 20, Seed: 1}, defense.GaussianNoise{Sigma: 0.1})
+	x, y := testImages(10)
+	protected, err := defense.Protect(model, &defense.Options{EOTSamples: 10, Seed: 1}, defense.GaussianNoise{Sigma: 0.3})
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
-	xAdv, err := attack.PGD{Eps: 0.3, Steps: 20, Seed: 1}.Perturb(ctx, protected, x, y)
+	xAdv, err := attack.PGD{Eps: 0.3, Steps: 10, Seed: 1}.Perturb(ctx, protected, x, y)
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
-	fmt.Printf("clean %d of 50, after PGD with EOT %d of 50\n", correct(protected, x, y), correct(protected, xAdv, y))
+	fmt.Printf("clean %d of 10, after PGD with EOT %d of 10\n", correct(protected, x, y), correct(protected, xAdv, y))
 	// Output:
-	// clean 50 of 50, after PGD with EOT 0 of 50
+	// clean 9 of 10, after PGD with EOT 0 of 10
 }
 
 func ExampleReject() {
 	ctx := context.Background()
-	model, x, y, err := testmodel.Trained(200)
+	model, err := zoo.MNISTStandard()
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
+	x, y := testImages(20)
 	r, err := defense.Reject(model, 0.9)
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	clean, err := r.Score(ctx, x, y)
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	// Attacking the rejecting model: abstaining counts as a success for the
 	// attack, as it counts as not correct for the defender.
 	xAdv, err := attack.PGD{Eps: 0.1, Steps: 20, Seed: 1}.Perturb(ctx, r, x, y)
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	adv, err := r.Score(ctx, xAdv, y)
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	fmt.Println("clean:", clean)
 	fmt.Println("PGD:  ", adv)
 	fmt.Printf("robust accuracy %.3f\n", adv.Accuracy())
 	// Output:
-	// clean: 200 correct, 0 wrong, 0 abstained of 200
-	// PGD:   9 correct, 21 wrong, 170 abstained of 200
-	// robust accuracy 0.045
+	// clean: 18 correct, 0 wrong, 2 abstained of 20
+	// PGD:   3 correct, 8 wrong, 9 abstained of 20
+	// robust accuracy 0.150
 }
 
 func ExampleHarden() {
 	ctx := context.Background()
-	_, x, _, err := testmodel.Trained(1)
+	model, err := zoo.MNISTRobust()
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
-	// An untrained model, for probabilities that are not all 0 or 1.
-	model, err := testmodel.New(testmodel.Config{Shape: testmodel.BlobsShape, Hidden: 16, Classes: testmodel.BlobsClasses, Seed: 9})
-	if err != nil {
-		fmt.Println(err)
-		return
+	// An ambiguous image: the average of the first two test images, a 7
+	// and a 2, for probabilities that are not all 0 or 1.
+	two, _ := testImages(2)
+	pix := two.Data().([]float32)
+	mixed := make([]float32, 28*28)
+	for i := range mixed {
+		mixed[i] = (pix[i] + pix[28*28+i]) / 2
 	}
+	x := tensor.New(tensor.WithShape(1, 1, 28, 28), tensor.WithBacking(mixed))
 	for _, h := range []defense.Hardening{{LabelsOnly: true}, {TopK: 2}, {Decimals: 1}} {
 		served, err := defense.Harden(model, h)
 		if err != nil {
-			fmt.Println(err)
-			return
+			log.Fatal(err)
 		}
 		p, err := served.Probabilities(ctx, x)
 		if err != nil {
-			fmt.Println(err)
-			return
+			log.Fatal(err)
 		}
 		fmt.Printf("%+v: %.3f\n", h, p.Data())
 	}
 	// Output:
-	// {LabelsOnly:true TopK:0 Decimals:0}: [1.000 0.000 0.000 0.000 0.000]
-	// {LabelsOnly:false TopK:2 Decimals:0}: [0.620 0.000 0.117 0.000 0.000]
-	// {LabelsOnly:false TopK:0 Decimals:1}: [0.600 0.100 0.100 0.100 0.100]
+	// {LabelsOnly:true TopK:0 Decimals:0}: [0.000 0.000 1.000 0.000 0.000 0.000 0.000 0.000 0.000 0.000]
+	// {LabelsOnly:false TopK:2 Decimals:0}: [0.000 0.000 0.936 0.000 0.000 0.000 0.000 0.000 0.037 0.000]
+	// {LabelsOnly:false TopK:0 Decimals:1}: [0.000 0.000 0.900 0.000 0.000 0.000 0.000 0.000 0.000 0.000]
 }
 
+// An ensemble of the undefended and the adversarially trained MNIST models,
+// attacked through its averaged probabilities.
 func ExampleEnsemble() {
 	ctx := context.Background()
-	a, x, y, err := testmodel.Trained(100)
+	standard, err := zoo.MNISTStandard()
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
-	b, err := testmodel.New(testmodel.Config{Shape: testmodel.BlobsShape, Hidden: 16, Classes: testmodel.BlobsClasses, Seed: 9})
+	robustModel, err := zoo.MNISTRobust()
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
-	e, err := defense.Ensemble(a, b) // b is untrained: it only dilutes a's confidence
+	e, err := defense.Ensemble(standard, robustModel)
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
-	xAdv, err := attack.PGD{Eps: 0.25, Steps: 20, Seed: 1}.Perturb(ctx, e, x, y)
+	x, y := testImages(20)
+	xAdv, err := attack.PGD{Eps: 0.3, Steps: 20, Seed: 1}.Perturb(ctx, e, x, y)
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
-	fmt.Printf("clean %d of 100, after PGD on the ensemble %d of 100\n", correct(e, x, y), correct(e, xAdv, y))
+	fmt.Printf("clean %d of 20, after PGD on the ensemble %d of 20\n", correct(e, x, y), correct(e, xAdv, y))
 	// Output:
-	// clean 100 of 100, after PGD on the ensemble 10 of 100
+	// clean 20 of 20, after PGD on the ensemble 6 of 20
+}
+
+func ExampleJPEG() {
+	// One MNIST-like image: a bright square on black.
+	v := make([]float32, 28*28)
+	for y := 8; y < 20; y++ {
+		for x := 8; x < 20; x++ {
+			v[y*28+x] = 1
+		}
+	}
+	img := tensor.New(tensor.WithShape(1, 1, 28, 28), tensor.WithBacking(v))
+	out, err := defense.JPEG{Quality: 20}.Apply(context.Background(), img, robust.UnitBounds, 0)
+	if err != nil {
+		log.Fatal(err)
+	}
+	d := out.Data().([]float32)
+	fmt.Printf("centre %.2f, edge %.2f, corner %.2f\n", d[14*28+14], d[8*28+14], d[0])
+	// Output:
+	// centre 0.99, edge 0.99, corner 0.00
 }

@@ -3,7 +3,6 @@ package defense
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math"
 	"testing"
 
@@ -352,24 +351,4 @@ func TestChainBackwardUsesStageInputs(t *testing.T) {
 	if _, err := c.Backward(ctx, x, b, seed, rows(g, 0, 1)); !errors.Is(err, robust.ErrShape) {
 		t.Errorf("gradient of another shape: err = %v", err)
 	}
-}
-
-func ExampleJPEG() {
-	// One MNIST-like image: a bright square on black.
-	v := make([]float32, 28*28)
-	for y := 8; y < 20; y++ {
-		for x := 8; x < 20; x++ {
-			v[y*28+x] = 1
-		}
-	}
-	img := tensor.New(tensor.WithShape(1, 1, 28, 28), tensor.WithBacking(v))
-	out, err := JPEG{Quality: 20}.Apply(context.Background(), img, robust.UnitBounds, 0)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	d := out.Data().([]float32)
-	fmt.Printf("centre %.2f, edge %.2f, corner %.2f\n", d[14*28+14], d[8*28+14], d[0])
-	// Output:
-	// centre 0.99, edge 0.99, corner 0.00
 }

@@ -7,7 +7,6 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/gorobust/gorobust/defense/smoothing"
-	"github.com/gorobust/gorobust/internal/tensors"
 	"github.com/gorobust/gorobust/robust"
 )
 
@@ -19,15 +18,15 @@ type threshold struct{}
 func (threshold) NumClasses() int       { return 2 }
 func (threshold) Bounds() robust.Bounds { return robust.Bounds{Min: -10, Max: 10} }
 func (threshold) Logits(_ context.Context, x *tensor.Dense) (*tensor.Dense, error) {
-	n, d, err := tensors.Images(x)
-	if err != nil {
-		return nil, err
+	pix, ok := x.Data().([]float32)
+	if s := x.Shape(); !ok || len(s) != 4 || s[1]*s[2]*s[3] != 1 {
+		return nil, fmt.Errorf("threshold: want float32 N x 1 x 1 x 1 images, got %v %v: %w", x.Dtype(), s, robust.ErrShape)
 	}
-	z := make([]float32, 2*n)
-	for i, v := range d {
+	z := make([]float32, 2*len(pix))
+	for i, v := range pix {
 		z[2*i+1] = v - 0.5
 	}
-	return tensor.New(tensor.WithShape(n, 2), tensor.WithBacking(z)), nil
+	return tensor.New(tensor.WithShape(len(pix), 2), tensor.WithBacking(z)), nil
 }
 
 func ExampleSmoothed_Certify() {

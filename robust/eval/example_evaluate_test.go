@@ -3,26 +3,34 @@ package eval_test
 import (
 	"context"
 	"fmt"
+	"log"
 
 	"github.com/gorobust/gorobust/attack/suite"
-	"github.com/gorobust/gorobust/internal/testmodel"
+	"github.com/gorobust/gorobust/robust/data"
+	"github.com/gorobust/gorobust/robust/data/mnist"
 	"github.com/gorobust/gorobust/robust/eval"
+	"github.com/gorobust/gorobust/robust/zoo"
 )
 
+// Evaluating the adversarially trained MNIST model on the first 20 test
+// images; any robust.Classifier and robust.Dataset will do.
 func ExampleEvaluate() {
-	// A small MLP trained on a synthetic 8x8 problem and 100 held-out
-	// images; any robust.Classifier and robust.Dataset will do.
-	m, x, y, err := testmodel.Trained(100)
+	m, err := zoo.MNISTRobust()
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
-	ds := tensorDataset{x, y}
-	s := suite.Quick(0.05, 0.1, 0.15) // FGSM and PGD-20, LInf
+	test, err := mnist.Test()
+	if err != nil {
+		log.Fatal(err)
+	}
+	ds, err := data.Subset(test, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19})
+	if err != nil {
+		log.Fatal(err)
+	}
+	s := suite.Quick(0.1, 0.2, 0.3) // FGSM and PGD-20, LInf
 	r, err := eval.Evaluate(context.Background(), m, ds, s, nil)
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	fmt.Printf("clean: %d of %d\n", r.Clean.Correct, r.Clean.Total)
 	for _, res := range r.Results {
@@ -35,9 +43,9 @@ func ExampleEvaluate() {
 		}
 	}
 	// Output:
-	// clean: 100 of 100
-	// eps 0.05 FGSM  99  PGD-20  99  worst case  99  check false
-	// eps 0.1  FGSM  55  PGD-20  48  worst case  48  check false
-	// eps 0.15 FGSM   3  PGD-20   2  worst case   2  check false
+	// clean: 20 of 20
+	// eps 0.1  FGSM  20  PGD-20  20  worst case  20  check false
+	// eps 0.2  FGSM  19  PGD-20  18  worst case  18  check false
+	// eps 0.3  FGSM  19  PGD-20  18  worst case  18  check false
 	// eps 1    FGSM   0  PGD-20   0  worst case   0  check true
 }
