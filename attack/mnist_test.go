@@ -7,19 +7,19 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/gorobust/gorobust/attack"
-	"github.com/gorobust/gorobust/internal/mnistmodels"
 	"github.com/gorobust/gorobust/internal/tensors"
 	"github.com/gorobust/gorobust/robust"
 	"github.com/gorobust/gorobust/robust/data/mnist"
 	"github.com/gorobust/gorobust/robust/nn"
+	"github.com/gorobust/gorobust/robust/zoo"
 )
 
-// mnistBatch returns the undefended reference CNN of internal/mnistmodels
+// mnistBatch returns the undefended reference CNN of robust/zoo (zoo.MNISTStandard)
 // and the first n MNIST test images it classifies correctly, so that every
 // figure below measures the attack, not clean mistakes.
 func mnistBatch(t testing.TB, n int) (*nn.Model, *tensor.Dense, []int) {
 	t.Helper()
-	m, err := mnistmodels.Standard()
+	m, err := zoo.MNISTStandard()
 	if err != nil {
 		t.Fatal(err)
 	}

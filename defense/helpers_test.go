@@ -8,11 +8,11 @@ import (
 
 	"gorgonia.org/tensor"
 
-	"github.com/gorobust/gorobust/internal/mnistmodels"
 	"github.com/gorobust/gorobust/internal/tensors"
 	"github.com/gorobust/gorobust/robust"
 	"github.com/gorobust/gorobust/robust/data/mnist"
 	"github.com/gorobust/gorobust/robust/nn"
+	"github.com/gorobust/gorobust/robust/zoo"
 )
 
 // mnistImages returns the first n MNIST test images and their labels.
@@ -36,7 +36,7 @@ func mnistImages(t testing.TB, n int) (*tensor.Dense, []int) {
 // standardModel returns the undefended MNIST reference CNN.
 func standardModel(t testing.TB) *nn.Model {
 	t.Helper()
-	m, err := mnistmodels.Standard()
+	m, err := zoo.MNISTStandard()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,5 +1,5 @@
 // Command defenses is the honest-evaluation demo of package defense: it
-// attacks the undefended MNIST reference CNN of internal/mnistmodels behind
+// attacks the undefended MNIST reference CNN (zoo.MNISTStandard) behind
 // JPEG recompression and behind random resizing and padding, first as naive
 // evaluations do and then with BPDA and EOT, and prints the robust
 // accuracies quoted in the package documentation:
@@ -23,9 +23,9 @@ import (
 
 	"github.com/gorobust/gorobust/attack"
 	"github.com/gorobust/gorobust/defense"
-	"github.com/gorobust/gorobust/internal/mnistmodels"
 	"github.com/gorobust/gorobust/robust"
 	"github.com/gorobust/gorobust/robust/data/mnist"
+	"github.com/gorobust/gorobust/robust/zoo"
 	"github.com/gorobust/gorobust/train"
 )
 
@@ -37,7 +37,7 @@ func main() {
 	only := flag.String("only", "", "run only the rows whose name contains this")
 	flag.Parse()
 	ctx := context.Background()
-	m, err := mnistmodels.Standard()
+	m, err := zoo.MNISTStandard()
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func main() {
 		{"RandomResizePad, BPDA + EOT 1, PGD-40", protect(defense.Options{EOTSamples: 1}, rrp), pgd(40)},
 		{"RandomResizePad, BPDA + EOT 10, PGD-40", protect(defense.Options{EOTSamples: 10}, rrp), pgd(40)},
 	}
-	fmt.Printf("first %d MNIST test images, undefended reference CNN (internal/mnistmodels), seed %d\n", *n, *seed)
+	fmt.Printf("first %d MNIST test images, undefended reference CNN (zoo.MNISTStandard), seed %d\n", *n, *seed)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 8, 2, ' ', 0)
 	fmt.Fprintf(tw, "defense, gradient, attack\tclean %%\tLinf 0.1 %%\tLinf 0.3 %%\ttime\n")
 	for _, r := range rows {

@@ -11,7 +11,7 @@
 //
 // Examples:
 //
-//	go run ./examples/evaluate -model internal/mnistmodels/standard.safetensors -suite strong -n 500 -eps 0.1,0.2,0.3
+//	go run ./examples/evaluate -model robust/zoo/mnist-robust.safetensors -pubkey robust/zoo/release.pub -suite strong -n 500 -eps 0.1,0.2,0.3
 //	go run ./examples/evaluate -model m.safetensors -pubkey m.pub.pem -suite quick   # refuses unsigned or altered files
 //	go run ./examples/evaluate -model m.safetensors -images t10k-images-idx3-ubyte.gz -labels t10k-labels-idx1-ubyte.gz
 //

@@ -9,9 +9,9 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/gorobust/gorobust/internal/mnistmodels"
 	"github.com/gorobust/gorobust/robust/eval"
 	"github.com/gorobust/gorobust/robust/nn"
+	"github.com/gorobust/gorobust/robust/zoo"
 )
 
 // TestCommand runs the command's steps on the reference model: a signed
@@ -19,7 +19,7 @@ import (
 // into the report of a single run.
 func TestCommand(t *testing.T) {
 	dir := t.TempDir()
-	m, err := mnistmodels.Standard()
+	m, err := zoo.MNISTStandard()
 	if err != nil {
 		t.Fatal(err)
 	}

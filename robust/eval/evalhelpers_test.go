@@ -10,19 +10,19 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/gorobust/gorobust/attack"
-	"github.com/gorobust/gorobust/internal/mnistmodels"
 	"github.com/gorobust/gorobust/internal/tensors"
 	"github.com/gorobust/gorobust/robust"
 	"github.com/gorobust/gorobust/robust/data"
 	"github.com/gorobust/gorobust/robust/data/mnist"
 	"github.com/gorobust/gorobust/robust/eval"
 	"github.com/gorobust/gorobust/robust/nn"
+	"github.com/gorobust/gorobust/robust/zoo"
 )
 
 // standardMNIST returns the undefended reference CNN and the MNIST test set.
 func standardMNIST(t testing.TB) (*nn.Model, *data.Dataset) {
 	t.Helper()
-	m, err := mnistmodels.Standard()
+	m, err := zoo.MNISTStandard()
 	if err != nil {
 		t.Fatal(err)
 	}
