@@ -36,13 +36,20 @@ func PublicKey() ed25519.PublicKey {
 // MNISTStandard returns a fresh copy of the reference CNN (nn.ReferenceCNN,
 // float32, inputs 1 x 28 x 28 in [0, 1], 10 logits) trained without any
 // defense: 5 epochs of Adam (learning rate 1e-3, batch 100, seed 1) on the
-// 60,000 MNIST training images, as the command
+// 60,000 MNIST training images. Its weights were trained at commit 436150c
+// by
 //
-//	go run ./robust/zoo/gen -out mnist-standard.safetensors
+//	go run ./internal/mnistmodels/gen -dir internal/mnistmodels
 //
-// does, signed with
+// a program that is now robust/zoo/gen, unchanged but for its output flag
+// (go run ./robust/zoo/gen -out mnist-standard.safetensors); the file was
+// then signed with
 //
-//	go run ./examples/signmodel sign -key release.key -model mnist-standard.safetensors -out robust/zoo/mnist-standard.safetensors
+//	go run ./examples/signmodel sign -key release.key -model standard.safetensors -out robust/zoo/mnist-standard.safetensors
+//
+// The training code has changed the order of floating-point sums since, so
+// running the program today trains the same recipe to other weights of
+// about the same accuracy (docs/models.md).
 //
 // Like every undefended MNIST model it is accurate on clean images and has
 // almost no robustness at Linf eps 0.3; use it as the target that attacks
@@ -65,9 +72,14 @@ func MNISTStandard() (*nn.Model, error) {
 //
 //	go run ./examples/signmodel sign -key release.key -model mnist-robust.safetensors -out robust/zoo/mnist-robust.safetensors
 //
-// It is meant to be robust at Linf eps up to 0.3 on MNIST; its robustness
-// was measured with white-box PGD only (see docs/models.md), which bounds
-// it from above: evaluate it with the attacks that matter to you.
+// Training is deterministic for a seed and a -workers count, so the command
+// rewrites these weights bit for bit (the digest, __metadata__.sha256, is in
+// docs/models.md) as long as the training code keeps its order of
+// floating-point sums.
+//
+// It is meant to be robust at Linf eps up to 0.3 on MNIST. Its robustness
+// was measured with white-box PGD only (docs/models.md), which bounds it
+// from above: evaluate it with the attacks that matter to you.
 func MNISTRobust() (*nn.Model, error) {
 	return load("mnist-robust.safetensors", mnistRobust)
 }
