@@ -41,7 +41,7 @@ func PublicKey() ed25519.PublicKey {
 //
 //	go run ./internal/mnistmodels/gen -dir internal/mnistmodels
 //
-// a program that is now robust/zoo/gen, unchanged but for its output flag
+// a program that is now robust/zoo/gen with the same training settings
 // (go run ./robust/zoo/gen -out mnist-standard.safetensors); the file was
 // then signed with
 //

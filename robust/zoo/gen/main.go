@@ -15,35 +15,45 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"log"
 	"time"
 
+	"github.com/gorobust/gorobust/internal/cli"
 	"github.com/gorobust/gorobust/robust/data/mnist"
 	"github.com/gorobust/gorobust/robust/nn"
 	"github.com/gorobust/gorobust/train"
 )
 
 func main() {
+	cli.Setup("gen", "train the undefended MNIST model of robust/zoo", "[-out FILE] [-epochs N]")
 	out := flag.String("out", "mnist-standard.safetensors", "model file to write")
 	epochs := flag.Int("epochs", 5, "training epochs")
 	flag.Parse()
-	ctx := context.Background()
+	if flag.NArg() > 0 {
+		cli.Exit(cli.Usagef("unexpected arguments %q", flag.Args()))
+	}
+	if *epochs < 1 {
+		cli.Exit(cli.Usagef("-epochs must be at least 1, got %d", *epochs))
+	}
+	cli.Exit(run(context.Background(), *out, *epochs))
+}
+
+func run(ctx context.Context, out string, epochs int) error {
 	trainSet, err := mnist.Train()
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
 	testSet, err := mnist.Test()
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
 	m, err := nn.New(nn.ReferenceCNN(), &nn.Options{Seed: 1})
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
-	tr := train.Trainer{Epochs: *epochs, BatchSize: 100, Optimizer: train.Adam{}, Schedule: train.Constant{Rate: 1e-3}, Seed: 1}
+	tr := train.Trainer{Epochs: epochs, BatchSize: 100, Optimizer: train.Adam{}, Schedule: train.Constant{Rate: 1e-3}, Seed: 1}
 	start := time.Now()
 	if _, err := tr.Fit(ctx, m, trainSet); err != nil {
-		log.Fatal(err)
+		return err
 	}
 	idx := make([]int, testSet.Len())
 	for i := range idx {
@@ -51,10 +61,11 @@ func main() {
 	}
 	clean, _, err := train.Accuracy(ctx, m, testSet, idx, nil, 500)
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
-	if err := nn.SaveFile(*out, m, nil); err != nil {
-		log.Fatal(err)
+	if err := nn.SaveFile(out, m, nil); err != nil {
+		return err
 	}
-	fmt.Printf("%s: clean test accuracy %.4f, trained in %v\n", *out, clean, time.Since(start).Round(time.Second))
+	fmt.Printf("%s: clean test accuracy %.4f, trained in %v\n", out, clean, time.Since(start).Round(time.Second))
+	return nil
 }
