@@ -15,26 +15,40 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
 	"time"
 
-	"github.com/gorobust/gorobust/internal/cli"
 	"github.com/gorobust/gorobust/robust/data/mnist"
 	"github.com/gorobust/gorobust/robust/nn"
 	"github.com/gorobust/gorobust/train"
 )
 
 func main() {
-	cli.Setup("gen", "train the undefended MNIST model of robust/zoo", "[-out FILE] [-epochs N]")
+	flag.Usage = func() {
+		fmt.Fprint(flag.CommandLine.Output(), "gen trains the undefended MNIST model of robust/zoo.\n\nUsage: go run ./robust/zoo/gen [-out FILE] [-epochs N]\n\nFlags:\n")
+		flag.PrintDefaults()
+	}
 	out := flag.String("out", "mnist-standard.safetensors", "model file to write")
 	epochs := flag.Int("epochs", 5, "training epochs")
 	flag.Parse()
 	if flag.NArg() > 0 {
-		cli.Exit(cli.Usagef("unexpected arguments %q", flag.Args()))
+		usageError("unexpected arguments %q", flag.Args())
 	}
 	if *epochs < 1 {
-		cli.Exit(cli.Usagef("-epochs must be at least 1, got %d", *epochs))
+		usageError("-epochs = %d, want at least 1", *epochs)
 	}
-	cli.Exit(run(context.Background(), *out, *epochs))
+	if err := run(context.Background(), *out, *epochs); err != nil {
+		fmt.Fprintln(os.Stderr, "gen:", err)
+		os.Exit(1)
+	}
+}
+
+// usageError reports a bad invocation as Go's tools do: the message, the
+// usage, exit status 2.
+func usageError(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "gen: "+format+"\n", args...)
+	flag.Usage()
+	os.Exit(2)
 }
 
 func run(ctx context.Context, out string, epochs int) error {
