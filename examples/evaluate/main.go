@@ -74,7 +74,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -122,6 +121,17 @@ func (m metaFlag) Set(s string) error {
 }
 
 func main() {
+	flag.Usage = func() {
+		fmt.Fprint(flag.CommandLine.Output(), `evaluate measures how robust a saved model is under a suite of attacks.
+
+Usage:
+  evaluate -model FILE [-pubkey KEY] [-suite quick|strong|pgd50x10] [-eps 0.1,0.2,0.3] [flags]
+  evaluate -merge [-out DIR] report-shard-*.json
+
+Flags:
+`)
+		flag.PrintDefaults()
+	}
 	o := options{meta: metaFlag{}}
 	flag.StringVar(&o.model, "model", "", "gorobust model file to evaluate (required unless -merge)")
 	flag.StringVar(&o.pubkey, "pubkey", "", "PEM Ed25519 public key; when set, the model file must carry a valid signature by it")
@@ -129,7 +139,7 @@ func main() {
 	flag.StringVar(&o.images, "images", "", "IDX image file (with -labels) instead of -data")
 	flag.StringVar(&o.label, "labels", "", "IDX label file (with -images)")
 	flag.StringVar(&o.suite, "suite", "quick", "attack suite: quick, strong or pgd50x10")
-	flag.StringVar(&o.eps, "eps", "0.1,0.2,0.3", "comma-separated, increasing Linf budgets in pixel units of [0, 1]")
+	flag.StringVar(&o.eps, "eps", "0.1,0.2,0.3", "comma-separated, increasing Linf budgets in pixel units of [0, 1]; fractions such as 8/255 are read exactly")
 	flag.IntVar(&o.n, "n", 1000, "evaluate the first n examples (0: all)")
 	flag.IntVar(&o.batch, "batch", eval.DefaultBatchSize, "examples per batch (part of the experiment: seeds are drawn per batch)")
 	flag.IntVar(&o.parallel, "parallel", 1, "batches evaluated at once")
@@ -143,39 +153,83 @@ func main() {
 	flag.BoolVar(&o.quiet, "quiet", false, "no progress bar")
 	flag.Var(o.meta, "meta", "key=value recorded in the report's settings (repeatable), e.g. -meta commit=$(git rev-parse HEAD)")
 	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
 	var err error
 	if o.merge {
+		if flag.NArg() == 0 {
+			usageError("-merge needs the shard reports as arguments")
+		}
 		err = mergeReports(o, flag.Args())
 	} else {
-		err = run(ctx, o)
+		var j job
+		if j, err = checkFlags(o); err != nil {
+			usageError("%v", err)
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+		defer stop()
+		err = run(ctx, o, j)
 	}
 	if err != nil {
-		log.Fatal(err)
+		fmt.Fprintln(os.Stderr, "evaluate:", err)
+		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, o options) error {
-	if o.model == "" {
-		return errors.New("-model is required")
-	}
-	if flag.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q (did you mean -merge?)", flag.Args())
+// usageError reports a bad invocation as Go's tools do: the message, the
+// usage, exit status 2.
+func usageError(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "evaluate: "+format+"\n", args...)
+	flag.Usage()
+	os.Exit(2)
+}
+
+// job is what the flags ask for, checked before any file is read.
+type job struct {
+	shard eval.Shard
+	eps   []float64
+	suite eval.Suite
+}
+
+// checkFlags validates every flag of an evaluation.
+func checkFlags(o options) (job, error) {
+	switch {
+	case o.model == "":
+		return job{}, errors.New("-model is required")
+	case flag.NArg() > 0:
+		return job{}, fmt.Errorf("unexpected arguments %q (did you mean -merge?)", flag.Args())
+	case (o.images == "") != (o.label == ""):
+		return job{}, errors.New("-images and -labels go together")
+	case o.images != "" && o.dataDir != "":
+		return job{}, errors.New("-data and -images/-labels exclude each other")
+	case o.n < 0:
+		return job{}, fmt.Errorf("-n = %d, want >= 0 (0: all)", o.n)
+	case o.batch < 1:
+		return job{}, fmt.Errorf("-batch = %d, want >= 1", o.batch)
+	case o.parallel < 1:
+		return job{}, fmt.Errorf("-parallel = %d, want >= 1", o.parallel)
+	case o.workers < 0:
+		return job{}, fmt.Errorf("-workers = %d, want >= 0 (0: GOMAXPROCS)", o.workers)
 	}
 	shard, err := shardFromFlags(o)
 	if err != nil {
-		return err
+		return job{}, err
 	}
-	eps, err := parseEps(o.eps)
+	eps, err := eval.ParseEpsilons(o.eps)
 	if err != nil {
-		return err
+		return job{}, fmt.Errorf("-eps: %w", err)
 	}
 	s, err := suite.ByName(o.suite, eps...)
 	if err != nil {
-		return err
+		return job{}, fmt.Errorf("-suite: %w", err)
 	}
 	s.Seed, s.LargeEps = o.seed, o.largeEps
+	if err := s.Validate(); err != nil {
+		return job{}, err
+	}
+	return job{shard: shard, eps: eps, suite: s}, nil
+}
+
+func run(ctx context.Context, o options, j job) error {
+	shard, eps, s := j.shard, j.eps, j.suite
 
 	meta := map[string]string{}
 	for k, v := range o.meta {
@@ -252,18 +306,6 @@ func shardFromFlags(o options) (eval.Shard, error) {
 	return s, s.Validate()
 }
 
-func parseEps(s string) ([]float64, error) {
-	var eps []float64
-	for _, f := range strings.Split(s, ",") {
-		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
-		if err != nil {
-			return nil, fmt.Errorf("-eps: %w", err)
-		}
-		eps = append(eps, v)
-	}
-	return eps, nil
-}
-
 // loadModel loads and, with -pubkey, verifies the model, recording the
 // file's SHA-256 in meta.
 func loadModel(o options, meta map[string]string) (*nn.Model, error) {
@@ -312,10 +354,7 @@ func fileSHA256(path string) (string, error) {
 
 func loadData(o options, meta map[string]string) (*data.Dataset, error) {
 	switch {
-	case o.images != "" || o.label != "":
-		if o.images == "" || o.label == "" {
-			return nil, errors.New("-images and -labels go together")
-		}
+	case o.images != "":
 		meta["data"] = o.images + " " + o.label
 		return data.LoadFiles(o.images, o.label, nil)
 	case o.dataDir != "":
@@ -329,9 +368,6 @@ func loadData(o options, meta map[string]string) (*data.Dataset, error) {
 
 // mergeReports merges shard reports into one report with table and plots.
 func mergeReports(o options, paths []string) error {
-	if len(paths) == 0 {
-		return errors.New("-merge needs the shard reports as arguments")
-	}
 	var reps []*eval.Report
 	for _, p := range paths {
 		f, err := os.Open(p)

@@ -49,7 +49,7 @@ func TestCommand(t *testing.T) {
 		n: 30, batch: 8, parallel: 1, shardIndex: -1, shardCount: 1, quiet: true, meta: metaFlag{"run": "test"}}
 	single := base
 	single.out = filepath.Join(dir, "single")
-	if err := run(context.Background(), single); err != nil {
+	if err := runChecked(t, single); err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range []string{"report.json", "report.txt", "accuracy.png", "accuracy.svg"} {
@@ -60,7 +60,7 @@ func TestCommand(t *testing.T) {
 
 	wrong := single
 	wrong.pubkey = filepath.Join(dir, "other.pem")
-	if err := run(context.Background(), wrong); err == nil {
+	if err := runChecked(t, wrong); err == nil {
 		t.Error("a model signed by another key was accepted")
 	}
 
@@ -70,7 +70,7 @@ func TestCommand(t *testing.T) {
 		o := base
 		o.out, o.shardIndex, o.shardCount = sharded, -1, 2
 		t.Setenv("JOB_COMPLETION_INDEX", []string{"0", "1"}[i])
-		if err := run(context.Background(), o); err != nil {
+		if err := runChecked(t, o); err != nil {
 			t.Fatal(err)
 		}
 		paths = append(paths, filepath.Join(sharded, []string{"report-shard-0-of-2.json", "report-shard-1-of-2.json"}[i]))
@@ -99,4 +99,42 @@ func readReport(t *testing.T, path string) *eval.Report {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// runChecked runs an evaluation whose flags checkFlags accepts.
+func runChecked(t *testing.T, o options) error {
+	t.Helper()
+	j, err := checkFlags(o)
+	if err != nil {
+		t.Fatalf("checkFlags: %v", err)
+	}
+	return run(context.Background(), o, j)
+}
+
+// Bad flags are refused before any file is read.
+func TestCheckFlags(t *testing.T) {
+	good := options{model: "does-not-exist.safetensors", suite: "quick", eps: "2/255,8/255", n: 10, batch: 8, parallel: 1, shardIndex: -1, shardCount: 1}
+	j, err := checkFlags(good)
+	if err != nil || len(j.eps) != 2 || j.eps[1] != 8.0/255 {
+		t.Fatalf("checkFlags(good) = %+v, %v", j, err)
+	}
+	for name, mod := range map[string]func(*options){
+		"no model":      func(o *options) { o.model = "" },
+		"eps":           func(o *options) { o.eps = "0.3,0.1" },
+		"suite":         func(o *options) { o.suite = "fast" },
+		"images alone":  func(o *options) { o.images = "x" },
+		"data + images": func(o *options) { o.dataDir, o.images, o.label = "d", "x", "y" },
+		"n":             func(o *options) { o.n = -1 },
+		"batch":         func(o *options) { o.batch = 0 },
+		"parallel":      func(o *options) { o.parallel = 0 },
+		"shards":        func(o *options) { o.shardCount = 0 },
+		"shard index":   func(o *options) { o.shardIndex, o.shardCount = 3, 2 },
+		"large eps":     func(o *options) { o.largeEps = 0.01 },
+	} {
+		o := good
+		mod(&o)
+		if _, err := checkFlags(o); err == nil {
+			t.Errorf("%s: checkFlags accepted %+v", name, o)
+		}
+	}
 }

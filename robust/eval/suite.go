@@ -154,6 +154,9 @@ func (s Suite) Validate() error {
 	if math.IsNaN(s.LargeEps) || math.IsInf(s.LargeEps, 0) {
 		return fmt.Errorf("eval: Suite.LargeEps = %v, want a finite value: %w", s.LargeEps, robust.ErrConfig)
 	}
+	if last := s.Epsilons[len(s.Epsilons)-1]; s.LargeEps > 0 && s.LargeEps <= last {
+		return fmt.Errorf("eval: Suite.LargeEps = %v, want more than the largest epsilon %v (0: the input range, < 0: skip the check): %w", s.LargeEps, last, robust.ErrConfig)
+	}
 	if len(s.Attacks) == 0 {
 		return fmt.Errorf("eval: Suite.Attacks of suite %q is empty, want at least one attack: %w", s.Name, robust.ErrConfig)
 	}
