@@ -88,6 +88,24 @@ func (p ParamInfo) Size() int {
 	return n
 }
 
+// LayerError reports a layer that does not fit the shape it receives. Its
+// Reason names no engine type, so that robust/nn can show it to users
+// under the layer's own name.
+type LayerError struct {
+	Layer  int // index of the layer
+	Reason string
+}
+
+func (e *LayerError) Error() string { return fmt.Sprintf("engine: layer %d: %s", e.Layer, e.Reason) }
+
+// String formats a shape as users read it: "4 x 6 x 6", or "10 values".
+func (s Shape) String() string {
+	if s.Flat {
+		return fmt.Sprintf("%d values", s.C)
+	}
+	return fmt.Sprintf("%d x %d x %d", s.C, s.H, s.W)
+}
+
 // Infer runs shape inference and returns the shape after every layer and
 // the parameters, named "<layer index>.weight" and "<layer index>.bias" as
 // PyTorch names the parameters of an nn.Sequential.
@@ -97,36 +115,36 @@ func Infer(in Shape, layers []Layer) ([]Shape, []ParamInfo, error) {
 	s := in
 	for i, l := range layers {
 		bad := func(format string, a ...any) error {
-			return fmt.Errorf("engine: layer %d (%v): %s", i, l.Kind, fmt.Sprintf(format, a...))
+			return &LayerError{Layer: i, Reason: fmt.Sprintf(format, a...)}
 		}
 		switch l.Kind {
 		case Normalize:
 			if s.Flat {
-				return nil, nil, bad("needs an image input")
+				return nil, nil, bad("needs a C x H x W input, got %v", s)
 			}
 			if len(l.Mean) != s.C || len(l.Std) != s.C {
-				return nil, nil, bad("has %d means and %d stds for %d channels", len(l.Mean), len(l.Std), s.C)
+				return nil, nil, bad("has %d means and %d stds for an input of %d channels", len(l.Mean), len(l.Std), s.C)
 			}
 		case Conv2D, MaxPool2D, AvgPool2D:
 			if s.Flat {
-				return nil, nil, bad("needs an image input")
+				return nil, nil, bad("needs a C x H x W input, got %v", s)
 			}
 			if l.Kernel < 1 || l.Stride < 1 || l.Pad < 0 {
-				return nil, nil, bad("kernel %d, stride %d, pad %d", l.Kernel, l.Stride, l.Pad)
+				return nil, nil, bad("Kernel %d, Stride %d, Pad %d", l.Kernel, l.Stride, l.Pad)
 			}
 			if l.Kind != Conv2D && l.Pad != 0 {
 				// Padded pooling differs between frameworks (zeros or -inf,
 				// counted or not); no padding keeps the meaning unambiguous.
-				return nil, nil, bad("pooling does not support padding, got pad %d", l.Pad)
+				return nil, nil, bad("pooling does not support padding, got Pad %d", l.Pad)
 			}
 			h := (s.H+2*l.Pad-l.Kernel)/l.Stride + 1
 			w := (s.W+2*l.Pad-l.Kernel)/l.Stride + 1
 			if s.H+2*l.Pad < l.Kernel || s.W+2*l.Pad < l.Kernel {
-				return nil, nil, bad("kernel %d larger than padded input %dx%d", l.Kernel, s.H+2*l.Pad, s.W+2*l.Pad)
+				return nil, nil, bad("Kernel %d is larger than the padded input, %d x %d", l.Kernel, s.H+2*l.Pad, s.W+2*l.Pad)
 			}
 			if l.Kind == Conv2D {
 				if l.Out < 1 {
-					return nil, nil, bad("out %d", l.Out)
+					return nil, nil, bad("Out %d", l.Out)
 				}
 				fan := s.C * l.Kernel * l.Kernel
 				params = append(params,
@@ -138,10 +156,10 @@ func Infer(in Shape, layers []Layer) ([]Shape, []ParamInfo, error) {
 			}
 		case Dense:
 			if !s.Flat {
-				return nil, nil, bad("needs a flat input: add a flatten layer")
+				return nil, nil, bad("needs a flat input, got %v: put a Flatten before it", s)
 			}
 			if l.Out < 1 {
-				return nil, nil, bad("out %d", l.Out)
+				return nil, nil, bad("Out %d", l.Out)
 			}
 			params = append(params,
 				ParamInfo{Name: fmt.Sprintf("%d.weight", i), Shape: []int{l.Out, s.C}, Layer: i, FanIn: s.C},
@@ -154,7 +172,7 @@ func Infer(in Shape, layers []Layer) ([]Shape, []ParamInfo, error) {
 			}
 		case Dropout:
 			if !(l.P >= 0 && l.P < 1) {
-				return nil, nil, bad("p %v outside [0, 1)", l.P)
+				return nil, nil, bad("P %v outside [0, 1)", l.P)
 			}
 		default:
 			return nil, nil, bad("unknown layer kind")
@@ -162,7 +180,8 @@ func Infer(in Shape, layers []Layer) ([]Shape, []ParamInfo, error) {
 		shapes = append(shapes, s)
 	}
 	if !s.Flat || s.C < 2 {
-		return nil, nil, fmt.Errorf("engine: the last layer must output a flat vector of at least 2 logits, got %+v", s)
+		last := len(layers) - 1
+		return nil, nil, &LayerError{Layer: last, Reason: fmt.Sprintf("is the last layer and outputs %v, want a flat vector of at least 2 logits", s)}
 	}
 	return shapes, params, nil
 }

@@ -98,7 +98,7 @@ func TestLoadRejectsCraftedFiles(t *testing.T) {
 		{"header length 2^64-1", withLength(good, math.MaxUint64), nil, []error{ErrTooLarge}, "MaxHeaderBytes"},
 		{"header above MaxHeaderBytes", good, &LoadOptions{MaxHeaderBytes: int64(hlen) - 8}, []error{ErrTooLarge}, "MaxHeaderBytes"},
 		{"header above MaxBytes", good, &LoadOptions{MaxBytes: int64(hlen)}, []error{ErrTooLarge}, "MaxBytes"},
-		{"MaxBytes below 8", good, &LoadOptions{MaxBytes: 4}, []error{ErrTooLarge}, "MaxBytes 4"},
+		{"MaxBytes below 8", good, &LoadOptions{MaxBytes: 4}, []error{ErrTooLarge}, "MaxBytes = 4"},
 		{"file above MaxBytes", good, &LoadOptions{MaxBytes: int64(len(good)) - 1}, []error{ErrTooLarge}, "MaxBytes"},
 		{"header is not an object", rawFile([]byte("[1,2,3] "), nil), nil, []error{ErrFormat}, "'{'"},
 		{"truncated data", good[:len(good)-1], nil, []error{ErrFormat}, "data section"},
@@ -207,15 +207,15 @@ func TestLoadRejectsCraftedFiles(t *testing.T) {
 		{"unknown layer kind", craft(t, func(_, m map[string]any, d []byte) []byte {
 			m[metaSpec] = `{"input":[1,6,6],"layers":[{"kind":"lambda","code":"import os"}]}`
 			return d
-		}), nil, []error{ErrSpec}, `unknown kind "lambda"`},
+		}), nil, []error{ErrSpec}, `kind = "lambda", want one of normalize, conv2d`},
 		{"absurd input", craft(t, func(_, m map[string]any, d []byte) []byte {
 			m[metaSpec] = `{"input":[1,100000,100000],"layers":[{"kind":"flatten"}]}`
 			return d
-		}), nil, []error{ErrSpec}, "input"},
+		}), nil, []error{ErrSpec}, "Spec.Input = [1 100000 100000]"},
 		{"absurd dense layer", craft(t, func(_, m map[string]any, d []byte) []byte {
 			m[metaSpec] = `{"input":[1,6,6],"layers":[{"kind":"flatten"},{"kind":"dense","out":1099511627776}]}`
 			return d
-		}), nil, []error{ErrSpec}, "out 1099511627776"},
+		}), nil, []error{ErrSpec}, "Spec.Layers[1] (Dense): Out = 1099511627776"},
 		{"too many parameters", craft(t, func(_, m map[string]any, d []byte) []byte {
 			m[metaSpec] = `{"input":[4096,32,32],"layers":[{"kind":"flatten"},{"kind":"dense","out":65536}]}`
 			return d
@@ -267,7 +267,7 @@ func TestLoadRejectsCraftedFiles(t *testing.T) {
 		{"bad digest", craft(t, func(_, m map[string]any, d []byte) []byte {
 			m[metaSHA256] = strings.Repeat("0", 64)
 			return d
-		}), nil, []error{ErrDigest}, "__metadata__.sha256 is 0000"},
+		}), nil, []error{ErrDigest}, "__metadata__.sha256 = 0000"},
 		{"signature not base64", craft(t, func(_, m map[string]any, d []byte) []byte {
 			m[metaSignature] = "not base64!"
 			return d

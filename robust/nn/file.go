@@ -51,10 +51,10 @@ func (o *LoadOptions) resolve() (LoadOptions, limits, error) {
 		return out, lim, err
 	}
 	if out.PublicKey != nil && len(out.PublicKey) != ed25519.PublicKeySize {
-		return out, lim, fmt.Errorf("%w: LoadOptions.PublicKey has %d bytes, want %d", robust.ErrConfig, len(out.PublicKey), ed25519.PublicKeySize)
+		return out, lim, errorf(robust.ErrConfig, "LoadOptions.PublicKey has %d bytes, want %d (an Ed25519 public key)", len(out.PublicKey), ed25519.PublicKeySize)
 	}
 	if out.RequireSignature && out.PublicKey == nil {
-		return out, lim, fmt.Errorf("%w: LoadOptions.RequireSignature needs a PublicKey", robust.ErrConfig)
+		return out, lim, errorf(robust.ErrConfig, "LoadOptions.RequireSignature = true, want a PublicKey to check the signature with")
 	}
 	return out, lim, nil
 }
@@ -65,7 +65,7 @@ func (o *LoadOptions) resolve() (LoadOptions, limits, error) {
 // model twice gives the same bytes.
 func Save(w io.Writer, m *Model, opts *SaveOptions) error {
 	if m == nil {
-		return fmt.Errorf("%w: Save of a nil model", robust.ErrConfig)
+		return errorf(robust.ErrConfig, "Save: nil model")
 	}
 	var o SaveOptions
 	if opts != nil {
@@ -73,10 +73,10 @@ func Save(w io.Writer, m *Model, opts *SaveOptions) error {
 	}
 	if o.PrivateKey != nil {
 		if len(o.PrivateKey) != ed25519.PrivateKeySize {
-			return fmt.Errorf("%w: SaveOptions.PrivateKey has %d bytes, want %d", robust.ErrConfig, len(o.PrivateKey), ed25519.PrivateKeySize)
+			return errorf(robust.ErrConfig, "SaveOptions.PrivateKey has %d bytes, want %d (an Ed25519 private key)", len(o.PrivateKey), ed25519.PrivateKeySize)
 		}
 		if !ed25519.NewKeyFromSeed(o.PrivateKey.Seed()).Equal(o.PrivateKey) {
-			return fmt.Errorf("%w: SaveOptions.PrivateKey: public half does not match the seed", robust.ErrConfig)
+			return errorf(robust.ErrConfig, "SaveOptions.PrivateKey: public half does not match the seed, want a key from GenerateKey or ReadPrivateKey")
 		}
 	}
 	spec, err := json.Marshal(m.Spec())
@@ -173,7 +173,7 @@ func Load(r io.Reader, opts *LoadOptions) (*Model, error) {
 		return nil, err
 	}
 	if total := 8 + int64(len(hb)) + lay.dataSize; total > lim.maxBytes {
-		return nil, fmt.Errorf("%w: file needs %d bytes, MaxBytes is %d", ErrTooLarge, total, lim.maxBytes)
+		return nil, errorf(ErrTooLarge, "file needs %d bytes, want at most LoadOptions.MaxBytes = %d", total, lim.maxBytes)
 	}
 	if want := padHeader(canonicalHeader(lay.entries, h.Metadata)); !bytes.Equal(hb, want) {
 		i := 0
@@ -194,7 +194,7 @@ func Load(r io.Reader, opts *LoadOptions) (*Model, error) {
 		return err
 	})
 	if got := h.Metadata[metaSHA256]; got != digest {
-		return nil, fmt.Errorf("%w: __metadata__.sha256 is %s, the header and data hash to %s", ErrDigest, got, digest)
+		return nil, errorf(ErrDigest, "__metadata__.sha256 = %s, want %s, the digest of the header and data", got, digest)
 	}
 	return build(spec, params, lay, data, dt == dtypeF64, o.Workers)
 }
@@ -231,12 +231,14 @@ func checkMetadata(h header) (Spec, []engine.ParamInfo, error) {
 	}
 	spec, err := ParseSpec([]byte(meta[metaSpec]))
 	if err != nil {
-		return Spec{}, nil, fmt.Errorf("nn: model file %s.spec: %w", metadataKey, err)
+		return Spec{}, nil, fmt.Errorf("%w (in %s.spec)", err, metadataKey)
 	}
 	// Only the encoding Save writes is accepted, so that every file Load
 	// accepts is byte for byte what Save writes for the model it returns.
-	if canon, err := json.Marshal(spec); err != nil || string(canon) != meta[metaSpec] {
-		return Spec{}, nil, formatErr("%s.spec is not in the canonical form json.Marshal gives it", metadataKey)
+	// Save writes the Spec with its defaults resolved (see
+	// Spec.withDefaults), so a zero stride in a file is not canonical.
+	if canon, err := json.Marshal(spec.withDefaults()); err != nil || string(canon) != meta[metaSpec] {
+		return Spec{}, nil, formatErr("%s.spec is not in the canonical form Save writes (json.Marshal of the Spec, every default stated)", metadataKey)
 	}
 	_, params, err := spec.infer()
 	if err != nil {
@@ -259,7 +261,7 @@ func isLowerHex(s string) bool {
 func decodeSignature(s string) ([]byte, error) {
 	sig, err := base64.StdEncoding.Strict().DecodeString(s)
 	if err != nil || len(sig) != ed25519.SignatureSize {
-		return nil, fmt.Errorf("%w: %s.signature is not standard base64 of %d bytes", ErrSignature, metadataKey, ed25519.SignatureSize)
+		return nil, errorf(ErrSignature, "%s.signature is not standard base64 of %d bytes", metadataKey, ed25519.SignatureSize)
 	}
 	return sig, nil
 }
@@ -270,7 +272,7 @@ func checkSignature(o LoadOptions, entries []entry, meta map[string]string) erro
 	s, ok := meta[metaSignature]
 	if !ok {
 		if o.RequireSignature {
-			return fmt.Errorf("%w: missing %s.signature and RequireSignature is set", ErrSignature, metadataKey)
+			return errorf(ErrSignature, "missing %s.signature and RequireSignature is set", metadataKey)
 		}
 		return nil
 	}
@@ -282,7 +284,7 @@ func checkSignature(o LoadOptions, entries []entry, meta map[string]string) erro
 		return err
 	}
 	if !ed25519.Verify(o.PublicKey, signedMessage(entries, meta), sig) {
-		return fmt.Errorf("%w: %s.signature does not verify with the public key", ErrSignature, metadataKey)
+		return errorf(ErrSignature, "%s.signature does not verify with the public key", metadataKey)
 	}
 	return nil
 }
@@ -299,7 +301,7 @@ func build(spec Spec, params []engine.ParamInfo, lay layout, data []byte, float6
 			if !math.IsNaN(v) && !math.IsInf(v, 0) {
 				beyond = ", beyond float32"
 			}
-			return nil, fmt.Errorf("nn: %w: tensor %q value %d is %v%s", robust.ErrNonFinite, e.Name, bad, v, beyond)
+			return nil, errorf(robust.ErrNonFinite, "tensor %q value %d is %v%s", e.Name, bad, v, beyond)
 		}
 		ps[i] = Param{Name: p.Name, Shape: append([]int(nil), p.Shape...), Value: vals.tensor(p.Shape)}
 	}

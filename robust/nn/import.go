@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/gorobust/gorobust/robust"
 )
@@ -58,7 +59,7 @@ func Import(spec Spec, r io.Reader, opts *ImportOptions) (*Model, error) {
 		return nil, err
 	}
 	if o.SHA256 != nil && len(o.SHA256) != sha256.Size {
-		return nil, fmt.Errorf("%w: ImportOptions.SHA256 has %d bytes, want %d", robust.ErrConfig, len(o.SHA256), sha256.Size)
+		return nil, errorf(robust.ErrConfig, "ImportOptions.SHA256 has %d bytes, want %d (a SHA-256 digest)", len(o.SHA256), sha256.Size)
 	}
 	_, params, err := spec.infer()
 	if err != nil {
@@ -73,7 +74,7 @@ func Import(spec Spec, r io.Reader, opts *ImportOptions) (*Model, error) {
 		}
 		names[i] = o.Prefix + n
 		if q, dup := owner[names[i]]; dup {
-			return nil, fmt.Errorf("%w: ImportOptions.Rename maps both %q and %q to tensor %q", robust.ErrConfig, q, p.Name, names[i])
+			return nil, errorf(robust.ErrConfig, "ImportOptions.Rename maps both %q and %q to tensor %q", q, p.Name, names[i])
 		}
 		owner[names[i]] = p.Name
 	}
@@ -95,12 +96,15 @@ func Import(spec Spec, r io.Reader, opts *ImportOptions) (*Model, error) {
 		}
 		return nil
 	}
+	if hint := prefixHint(h, names, len(o.Prefix)); hint != "" {
+		return nil, formatErr("%s", hint)
+	}
 	lay, err := matchParams(h, params, names, allowed, false)
 	if err != nil {
 		return nil, err
 	}
 	if total := 8 + int64(len(hb)) + lay.dataSize; total > lim.maxBytes {
-		return nil, fmt.Errorf("%w: file needs %d bytes, MaxBytes is %d", ErrTooLarge, total, lim.maxBytes)
+		return nil, errorf(ErrTooLarge, "file needs %d bytes, want at most ImportOptions.MaxBytes = %d", total, lim.maxBytes)
 	}
 	data, err := readData(r, lay.dataSize)
 	if err != nil {
@@ -108,8 +112,55 @@ func Import(spec Spec, r io.Reader, opts *ImportOptions) (*Model, error) {
 	}
 	if o.SHA256 != nil {
 		if got := hash.Sum(nil); string(got) != string(o.SHA256) {
-			return nil, fmt.Errorf("%w: file hashes to %s, ImportOptions.SHA256 is %s", ErrDigest, hex.EncodeToString(got), hex.EncodeToString(o.SHA256))
+			return nil, errorf(ErrDigest, "ImportOptions.SHA256 = %s, want %s, the digest of the file", hex.EncodeToString(o.SHA256), hex.EncodeToString(got))
 		}
 	}
 	return build(spec, params, lay, data, o.Float64, o.Workers)
+}
+
+// prefixHint explains a file whose tensor names differ from names (the
+// prefixed names Import looks for; the prefix is their first n bytes) by
+// a prefix only: it returns the ImportOptions.Prefix that makes every name
+// match, or, when every tensor name shares a dotted prefix that does not,
+// that prefix; "" when a name matches or no prefix explains the file.
+func prefixHint(h header, names []string, n int) string {
+	if len(names) == 0 {
+		return ""
+	}
+	for _, name := range names {
+		if _, ok := h.Tensors[name]; ok {
+			return ""
+		}
+	}
+	bare := names[0][n:]
+	for k := range h.Tensors {
+		if !strings.HasSuffix(k, bare) {
+			continue
+		}
+		p := k[:len(k)-len(bare)]
+		all := true
+		for _, name := range names {
+			if _, ok := h.Tensors[p+name[n:]]; !ok {
+				all = false
+				break
+			}
+		}
+		if all {
+			return fmt.Sprintf("no tensor is named %q; the file has %q: set ImportOptions.Prefix = %q", names[0], p+bare, p)
+		}
+	}
+	// No prefix makes every name match; say what the names share.
+	common := ""
+	for k := range h.Tensors {
+		if common == "" {
+			common = k
+		}
+		for !strings.HasPrefix(k, common) {
+			common = common[:len(common)-1]
+		}
+	}
+	if i := strings.LastIndexByte(common, '.'); i >= 0 {
+		return fmt.Sprintf("no tensor is named %q; every tensor name starts with %q: set ImportOptions.Prefix, and Rename if the layer indices differ", names[0], common[:i+1])
+	}
+	return ""
 }

@@ -167,10 +167,10 @@ func TestImportRejects(t *testing.T) {
 		msg  string
 	}{
 		{"another spec", good, ReferenceCNN(), nil, []error{ErrFormat, robust.ErrShape}, `"0.weight" has shape [4 1 4 4], the spec needs [16 1 4 4]`},
-		{"invalid spec", good, Spec{}, nil, []error{ErrSpec}, "input"},
-		{"wrong digest", good, importCNN(), &ImportOptions{SHA256: make([]byte, 32)}, []error{ErrDigest}, "ImportOptions.SHA256 is 0000"},
+		{"invalid spec", good, Spec{}, nil, []error{ErrSpec}, "Spec.Input = [0 0 0]"},
+		{"wrong digest", good, importCNN(), &ImportOptions{SHA256: make([]byte, 32)}, []error{ErrDigest}, "ImportOptions.SHA256 = 0000"},
 		{"short digest", good, importCNN(), &ImportOptions{SHA256: sum[:4]}, []error{robust.ErrConfig}, "SHA256"},
-		{"prefix", good, importCNN(), &ImportOptions{Prefix: "model."}, []error{ErrFormat}, `tensor "0.bias" is not a parameter`},
+		{"prefix", good, importCNN(), &ImportOptions{Prefix: "model."}, []error{ErrFormat}, `set ImportOptions.Prefix = ""`},
 		{"rename collision", good, importCNN(), &ImportOptions{Rename: func(string) string { return "w" }}, []error{robust.ErrConfig}, `maps both "0.weight" and "0.bias" to tensor "w"`},
 		{"transposed dense weight", craftPlain(func(h map[string]any, d []byte) []byte {
 			entryOf(h, "5.weight")["shape"] = nums("72", "16")

@@ -44,11 +44,11 @@ func GenerateKey(rand io.Reader) (ed25519.PublicKey, ed25519.PrivateKey, error) 
 // encoding.
 func WritePublicKey(w io.Writer, pub ed25519.PublicKey) error {
 	if len(pub) != ed25519.PublicKeySize {
-		return fmt.Errorf("%w: public key has %d bytes, want %d", ErrKey, len(pub), ed25519.PublicKeySize)
+		return errorf(ErrKey, "public key has %d bytes, want %d", len(pub), ed25519.PublicKeySize)
 	}
 	der, err := x509.MarshalPKIXPublicKey(pub)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrKey, err)
+		return errorf(ErrKey, "%v", err)
 	}
 	return pem.Encode(w, &pem.Block{Type: pemPublicKey, Bytes: der})
 }
@@ -58,11 +58,11 @@ func WritePublicKey(w io.Writer, pub ed25519.PublicKey) error {
 // in the owner's name: write it only to a place as private as the key.
 func WritePrivateKey(w io.Writer, priv ed25519.PrivateKey) error {
 	if len(priv) != ed25519.PrivateKeySize {
-		return fmt.Errorf("%w: private key has %d bytes, want %d", ErrKey, len(priv), ed25519.PrivateKeySize)
+		return errorf(ErrKey, "private key has %d bytes, want %d", len(priv), ed25519.PrivateKeySize)
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(priv)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrKey, err)
+		return errorf(ErrKey, "%v", err)
 	}
 	return pem.Encode(w, &pem.Block{Type: pemPrivateKey, Bytes: der})
 }
@@ -112,11 +112,11 @@ func ReadPublicKey(r io.Reader) (ed25519.PublicKey, error) {
 	}
 	k, err := x509.ParsePKIXPublicKey(der)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrKey, err)
+		return nil, errorf(ErrKey, "%v", err)
 	}
 	pub, ok := k.(ed25519.PublicKey)
 	if !ok {
-		return nil, fmt.Errorf("%w: %T, want an Ed25519 public key", ErrKey, k)
+		return nil, errorf(ErrKey, "%T, want an Ed25519 public key", k)
 	}
 	return pub, nil
 }
@@ -131,11 +131,11 @@ func ReadPrivateKey(r io.Reader) (ed25519.PrivateKey, error) {
 	}
 	k, err := x509.ParsePKCS8PrivateKey(der)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrKey, err)
+		return nil, errorf(ErrKey, "%v", err)
 	}
 	priv, ok := k.(ed25519.PrivateKey)
 	if !ok {
-		return nil, fmt.Errorf("%w: %T, want an Ed25519 private key", ErrKey, k)
+		return nil, errorf(ErrKey, "%T, want an Ed25519 private key", k)
 	}
 	return priv, nil
 }
@@ -147,22 +147,22 @@ func readPEM(r io.Reader, typ string) ([]byte, error) {
 		return nil, fmt.Errorf("nn: reading key: %w", err)
 	}
 	if len(b) > maxKeyBytes {
-		return nil, fmt.Errorf("%w: key file larger than %d bytes", ErrKey, maxKeyBytes)
+		return nil, errorf(ErrKey, "key file larger than %d bytes", maxKeyBytes)
 	}
 	b = bytes.TrimSpace(b)
 	if !bytes.HasPrefix(b, []byte("-----BEGIN ")) {
-		return nil, fmt.Errorf("%w: not a PEM file", ErrKey)
+		return nil, errorf(ErrKey, "not a PEM file")
 	}
 	block, rest := pem.Decode(b)
 	switch {
 	case block == nil:
-		return nil, fmt.Errorf("%w: malformed PEM", ErrKey)
+		return nil, errorf(ErrKey, "malformed PEM")
 	case block.Type != typ:
-		return nil, fmt.Errorf("%w: PEM block %q, want %q", ErrKey, block.Type, typ)
+		return nil, errorf(ErrKey, "PEM block %q, want %q", block.Type, typ)
 	case len(block.Headers) > 0:
-		return nil, fmt.Errorf("%w: PEM headers are not supported (encrypted key?)", ErrKey)
+		return nil, errorf(ErrKey, "PEM headers are not supported (encrypted key?)")
 	case len(bytes.TrimSpace(rest)) > 0:
-		return nil, fmt.Errorf("%w: data after the PEM block", ErrKey)
+		return nil, errorf(ErrKey, "data after the PEM block")
 	}
 	return block.Bytes, nil
 }

@@ -2,10 +2,12 @@ package nn
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 
 	"gorgonia.org/tensor"
 
@@ -45,14 +47,16 @@ var _ robust.Differentiable = (*Model)(nil)
 // New validates spec and builds a model whose weights are drawn as PyTorch
 // draws them by default for Conv2d and Linear layers: weights and biases
 // uniform in [-1/sqrt(fan_in), 1/sqrt(fan_in)] (Kaiming uniform with
-// a = sqrt(5)), from a PCG generator seeded with opts.Seed.
+// a = sqrt(5)), from a PCG generator seeded with opts.Seed. Zero layer
+// fields take their documented defaults (a Conv2D Stride of 0 is 1), which
+// the model's Spec then states explicitly.
 func New(spec Spec, opts *Options) (*Model, error) {
 	var o Options
 	if opts != nil {
 		o = *opts
 	}
 	if o.Workers < 0 {
-		return nil, fmt.Errorf("%w: Options.Workers %d, want >= 0", robust.ErrConfig, o.Workers)
+		return nil, errorf(robust.ErrConfig, "Options.Workers = %d, want >= 0 (0 means GOMAXPROCS)", o.Workers)
 	}
 	if o.Workers == 0 {
 		o.Workers = runtime.GOMAXPROCS(0)
@@ -67,9 +71,9 @@ func New(spec Spec, opts *Options) (*Model, error) {
 	}
 	net, err := engine.New(engine.Shape{C: spec.Input[0], H: spec.Input[1], W: spec.Input[2]}, layers, dt, o.Workers)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrSpec, err)
+		return nil, errorf(ErrSpec, "%v", err)
 	}
-	m := &Model{spec: cloneSpec(spec), net: net, params: params}
+	m := &Model{spec: spec.withDefaults(), net: net, params: params}
 	rng := rand.New(rand.NewPCG(o.Seed, 0x6e6e))
 	err = net.Update(func(ws []*tensor.Dense) error {
 		for i, w := range ws {
@@ -117,21 +121,43 @@ func (m *Model) Bounds() robust.Bounds { return m.spec.bounds() }
 // Float64 reports whether the model computes in float64.
 func (m *Model) Float64() bool { return m.net.Dtype() == tensor.Float64 }
 
-// input checks x and converts it to the model's dtype. The returned tensor
-// may share x's backing array; the engine copies it before use.
+// input checks x for Logits and TrainStep, as attacks check their inputs
+// (shape, finite values, values inside Bounds), and converts it to the
+// model's dtype. The returned tensor may share x's backing array; the
+// engine copies it before use.
 func (m *Model) input(x *tensor.Dense) (int, *tensor.Dense, error) {
+	return m.checkInput(x, m.Bounds())
+}
+
+// gradInput checks x for LossGrad and LogitsVJP as input does, except that
+// it accepts values up to one bounds width outside Bounds. Attacks take
+// gradients there: FGSMRS at its random start, which, like Wong et al.'s
+// reference implementation, it does not clip (see attack.FGSMRS), and
+// attacks reject budgets wider than the bounds. Values beyond that, such
+// as 0..255 pixels for a model of [0, 1] ones, are still errors.
+func (m *Model) gradInput(x *tensor.Dense) (int, *tensor.Dense, error) {
+	b := m.Bounds()
+	w := b.Max - b.Min
+	return m.checkInput(x, robust.Bounds{Min: b.Min - w, Max: b.Max + w})
+}
+
+// checkInput checks that x is a batch of the model's input shape with
+// finite values inside in, and converts it to the model's dtype.
+func (m *Model) checkInput(x *tensor.Dense, in robust.Bounds) (int, *tensor.Dense, error) {
 	n, d, err := tensors.Images(x)
 	if err != nil {
-		return 0, nil, fmt.Errorf("nn: %w", err)
+		return 0, nil, fmt.Errorf("nn: x: %w", err)
 	}
 	s := x.Shape()
 	if s[1] != m.spec.Input[0] || s[2] != m.spec.Input[1] || s[3] != m.spec.Input[2] {
-		return 0, nil, fmt.Errorf("nn: %w: input shape %v, want N x %d x %d x %d", robust.ErrShape, s, m.spec.Input[0], m.spec.Input[1], m.spec.Input[2])
+		return 0, nil, fmt.Errorf("nn: x has shape %v, want N x %d x %d x %d (Spec.Input): %w", s, m.spec.Input[0], m.spec.Input[1], m.spec.Input[2], robust.ErrShape)
 	}
-	for i, v := range d {
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return 0, nil, fmt.Errorf("nn: %w: input[%d] = %v", robust.ErrNonFinite, i, v)
+	if _, _, err := tensors.CheckImages(x, in); err != nil {
+		if b := m.Bounds(); errors.Is(err, robust.ErrBounds) && b == robust.UnitBounds && slices.Min(d) >= 0 && slices.Max(d) <= 255 {
+			i := slices.IndexFunc(d, func(v float32) bool { return v < in.Min || v > in.Max })
+			return 0, nil, fmt.Errorf("nn: x: input[%d] = %v outside [%v, %v]; pixels in 0..255? divide them by 255, the model's Bounds are [0, 1]: %w", i, d[i], in.Min, in.Max, robust.ErrBounds)
 		}
+		return 0, nil, fmt.Errorf("nn: x: %w", err)
 	}
 	if !m.Float64() {
 		return n, tensor.New(tensor.WithShape(s.Clone()...), tensor.WithBacking(d)), nil
@@ -155,7 +181,11 @@ func toFloat32(t *tensor.Dense) *tensor.Dense {
 	return t
 }
 
-// Logits returns the N x K float32 logits of x, with dropout off.
+// Logits returns the N x K float32 logits of x, with dropout off. x must be
+// a float32 N x C x H x W tensor matching Spec.Input whose values are finite
+// (else the error wraps robust.ErrNonFinite) and inside Bounds (else
+// robust.ErrBounds), the same contract attacks enforce: a model trained on
+// [0, 1] pixels silently gives meaningless logits for 0..255 ones.
 func (m *Model) Logits(ctx context.Context, x *tensor.Dense) (*tensor.Dense, error) {
 	_, xin, err := m.input(x)
 	if err != nil {
@@ -169,7 +199,10 @@ func (m *Model) Logits(ctx context.Context, x *tensor.Dense) (*tensor.Dense, err
 }
 
 // LossGrad returns each example's objective value and the gradient of their
-// sum with respect to x, with dropout off.
+// sum with respect to x, with dropout off. x is checked as by Logits,
+// except that values up to one bounds width outside Bounds are accepted:
+// attacks take gradients there (attack.FGSMRS at its unclipped random
+// start). 0..255 pixels for a model of [0, 1] ones are still rejected.
 func (m *Model) LossGrad(ctx context.Context, x *tensor.Dense, obj robust.Objective) ([]float32, *tensor.Dense, error) {
 	loss, grad, err := m.lossGrad(ctx, x, obj)
 	if err != nil {
@@ -184,7 +217,7 @@ func (m *Model) LossGrad(ctx context.Context, x *tensor.Dense, obj robust.Object
 
 // lossGrad is LossGrad in the model's own precision.
 func (m *Model) lossGrad(ctx context.Context, x *tensor.Dense, obj robust.Objective) ([]float64, *tensor.Dense, error) {
-	n, xin, err := m.input(x)
+	n, xin, err := m.gradInput(x)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -225,19 +258,20 @@ var _ robust.LogitsVJPer = (*Model)(nil)
 
 // LogitsVJP implements robust.LogitsVJPer: the gradient with respect to x of
 // sum_i <g_i, z_i(x)>, with g holding N x NumClasses() cotangents in
-// row-major order, in one backward pass with dropout off.
+// row-major order, in one backward pass with dropout off. x is checked as
+// by LossGrad.
 func (m *Model) LogitsVJP(ctx context.Context, x *tensor.Dense, g []float64) (*tensor.Dense, error) {
-	n, xin, err := m.input(x)
+	n, xin, err := m.gradInput(x)
 	if err != nil {
 		return nil, err
 	}
 	k := m.NumClasses()
 	if len(g) != n*k {
-		return nil, fmt.Errorf("nn: %w: %d cotangents for %d examples of %d classes", robust.ErrShape, len(g), n, k)
+		return nil, errorf(robust.ErrShape, "LogitsVJP: g has %d cotangents, want %d examples x %d classes", len(g), n, k)
 	}
 	for i, v := range g {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil, fmt.Errorf("nn: %w: cotangent[%d] = %v", robust.ErrNonFinite, i, v)
+			return nil, errorf(robust.ErrNonFinite, "LogitsVJP: g[%d] = %v, want a finite value", i, v)
 		}
 	}
 	_, grad, err := m.net.LossGrad(ctx, xin, func(row0 int, _ []float64, rows, k int, _, gr []float64) error {

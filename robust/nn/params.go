@@ -60,28 +60,28 @@ func (m *Model) Params() []Param {
 // finite. On error the model is unchanged.
 func (m *Model) SetParams(ps []Param) error {
 	if len(ps) != len(m.params) {
-		return fmt.Errorf("nn: %w: %d parameters, model has %d", robust.ErrShape, len(ps), len(m.params))
+		return errorf(robust.ErrShape, "SetParams: %d parameters, want the model's %d", len(ps), len(m.params))
 	}
 	vals := make([][]float64, len(ps))
 	for i, p := range ps {
 		want := m.params[i]
 		if p.Name != want.Name {
-			return fmt.Errorf("nn: parameter %d is named %q, want %q", i, p.Name, want.Name)
+			return errorf(robust.ErrShape, "SetParams: ps[%d].Name = %q, want %q", i, p.Name, want.Name)
 		}
 		if p.Value == nil || !sameShape(p.Value.Shape(), want.Shape) {
 			var got []int
 			if p.Value != nil {
 				got = p.Value.Shape()
 			}
-			return fmt.Errorf("nn: %w: parameter %s has shape %v, want %v", robust.ErrShape, p.Name, got, want.Shape)
+			return errorf(robust.ErrShape, "SetParams: parameter %s has shape %v, want %v", p.Name, got, want.Shape)
 		}
 		v, err := tensors.Float64s(p.Value)
 		if err != nil {
-			return fmt.Errorf("nn: parameter %s: %w", p.Name, err)
+			return fmt.Errorf("nn: SetParams: parameter %s: %w", p.Name, err)
 		}
 		for j, x := range v {
 			if math.IsNaN(x) || math.IsInf(x, 0) {
-				return fmt.Errorf("nn: %w: parameter %s[%d] = %v", robust.ErrNonFinite, p.Name, j, x)
+				return errorf(robust.ErrNonFinite, "SetParams: parameter %s[%d] = %v, want a finite value", p.Name, j, x)
 			}
 		}
 		vals[i] = v

@@ -59,19 +59,15 @@ type header struct {
 	Metadata map[string]string // nil when the file has none
 }
 
-func formatErr(format string, a ...any) error {
-	return fmt.Errorf("%w: %s", ErrFormat, fmt.Sprintf(format, a...))
-}
-
 // limits holds validated size limits.
 type limits struct{ maxBytes, maxHeader int64 }
 
 func newLimits(maxBytes, maxHeader int64, owner string) (limits, error) {
 	if maxBytes < 0 {
-		return limits{}, fmt.Errorf("%w: %s.MaxBytes %d, want >= 0", robust.ErrConfig, owner, maxBytes)
+		return limits{}, errorf(robust.ErrConfig, "%s.MaxBytes = %d, want >= 0 (0 means DefaultMaxBytes)", owner, maxBytes)
 	}
 	if maxHeader < 0 {
-		return limits{}, fmt.Errorf("%w: %s.MaxHeaderBytes %d, want >= 0", robust.ErrConfig, owner, maxHeader)
+		return limits{}, errorf(robust.ErrConfig, "%s.MaxHeaderBytes = %d, want >= 0 (0 means DefaultMaxHeaderBytes)", owner, maxHeader)
 	}
 	l := limits{maxBytes: maxBytes, maxHeader: maxHeader}
 	if l.maxBytes == 0 {
@@ -94,11 +90,25 @@ func readHeader(r io.Reader, lim limits) ([]byte, error) {
 		return nil, fmt.Errorf("nn: reading header length: %w", err)
 	}
 	n := binary.LittleEndian.Uint64(prefix[:])
+	// When the length is unusable or the header is not a JSON object, say
+	// what the file is, if it is a common format, rather than quote a
+	// meaningless length.
+	notSafetensors := func() error {
+		if what, fix := sniff(prefix); what != "" {
+			return formatErr("not a safetensors file: looks like %s; %s", what, fix)
+		}
+		return nil
+	}
+	if n > uint64(lim.maxHeader) || n+8 > uint64(lim.maxBytes) || n < 2 {
+		if err := notSafetensors(); err != nil {
+			return nil, err
+		}
+	}
 	if n > uint64(lim.maxHeader) {
-		return nil, fmt.Errorf("%w: header length %d exceeds MaxHeaderBytes %d", ErrTooLarge, n, lim.maxHeader)
+		return nil, errorf(ErrTooLarge, "header length %d exceeds MaxHeaderBytes = %d", n, lim.maxHeader)
 	}
 	if n+8 > uint64(lim.maxBytes) { // n is at most maxHeader: no overflow
-		return nil, fmt.Errorf("%w: header length %d exceeds MaxBytes %d", ErrTooLarge, n, lim.maxBytes)
+		return nil, errorf(ErrTooLarge, "header length %d exceeds MaxBytes = %d", n, lim.maxBytes)
 	}
 	if n < 2 {
 		return nil, formatErr("header length %d, too short for a JSON object", n)
@@ -107,10 +117,47 @@ func readHeader(r io.Reader, lim limits) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nn: reading header: %w", err)
 	}
+	if int64(len(b)) < int64(n) || b[0] != '{' {
+		if err := notSafetensors(); err != nil {
+			return nil, err
+		}
+	}
 	if int64(len(b)) < int64(n) {
 		return nil, formatErr("header length %d exceeds the %d bytes left in the file", n, len(b))
 	}
 	return b, nil
+}
+
+// sniff recognises common files that people pass for safetensors files by
+// their first bytes, and returns what the file looks like and how to get a
+// safetensors file instead; "" when it does not recognise them. It is
+// consulted only when the header length is unusable, so a real safetensors
+// file is never misnamed.
+func sniff(b [8]byte) (what, fix string) {
+	const stateDict = "save the state_dict with safetensors.torch.save_file(model.state_dict(), path) and Import it"
+	switch {
+	case bytes.HasPrefix(b[:], []byte("PK\x03\x04")):
+		return "a zip archive (torch.save writes one)", stateDict
+	case b[0] == 0x80 && b[1] >= 2 && b[1] <= 5:
+		return "a Python pickle (torch.save before PyTorch 1.6, or pickle.dump)", stateDict
+	case b[0] == 0x1f && b[1] == 0x8b:
+		return "a gzip archive", "decompress it first"
+	case bytes.HasPrefix(b[:], []byte("\x89PNG\r\n\x1a\n")):
+		return "a PNG image", "pass a model file, not an image"
+	case b[0] == 0xff && b[1] == 0xd8 && b[2] == 0xff:
+		return "a JPEG image", "pass a model file, not an image"
+	case bytes.HasPrefix(b[:], []byte("\x93NUMPY")):
+		return "a numpy .npy array", "save the weights with safetensors.numpy.save_file"
+	case bytes.HasPrefix(b[:], []byte("\x89HDF\r\n\x1a\n")):
+		return "an HDF5 file (Keras .h5)", "convert the weights to a safetensors file"
+	case b[0] == 0x08 && b[1] >= 1 && b[1] <= 12 && (b[2] == 0x12 || b[2] == 0x1a || b[2] == 0x3a):
+		// ONNX ModelProto: field 1 (ir_version, a small varint), then
+		// producer_name (2), producer_version (3) or graph (7).
+		return "an ONNX model", "ONNX import is not supported yet; export the PyTorch state_dict with safetensors.torch.save_file"
+	case b[0] == '{' || b[0] == '[':
+		return "a JSON file", "pass the model file, not a Spec or config"
+	}
+	return "", ""
 }
 
 // readAtMost reads up to n bytes, stopping early at EOF. Its buffer grows
@@ -164,7 +211,7 @@ func parseHeader(b []byte) (header, error) {
 	if b[0] != '{' {
 		return header{}, formatErr("header does not start with '{'")
 	}
-	if err := CheckJSON(b); err != nil {
+	if err := checkJSON(b); err != nil {
 		return header{}, formatErr("header JSON: %v", err)
 	}
 	var raw map[string]json.RawMessage
@@ -296,7 +343,7 @@ func matchParams(h header, params []engine.ParamInfo, names []string, allowed fu
 			return layout{}, formatErr("tensor %q: dtype %q not allowed: %v", name, e.Dtype, err)
 		}
 		if !sameShape(e.Shape, p.Shape) {
-			return layout{}, fmt.Errorf("%w: %w: tensor %q has shape %v, the spec needs %v", ErrFormat, robust.ErrShape, name, e.Shape, p.Shape)
+			return layout{}, fmt.Errorf("nn: tensor %q has shape %v, the spec needs %v: %w: %w", name, e.Shape, p.Shape, ErrFormat, robust.ErrShape)
 		}
 		// Sizes are bounded by MaxParams, so this cannot overflow.
 		if n := int64(p.Size()) * int64(dtypeSize(e.Dtype)); e.End-e.Begin != n {

@@ -47,7 +47,7 @@ func LoadFile(path string, opts *LoadOptions) (*Model, error) {
 		return nil, fmt.Errorf("nn: LoadFile: %s is not a regular file", path)
 	}
 	if st.Size() > lim.maxBytes {
-		return nil, fmt.Errorf("%w: %s has %d bytes, MaxBytes is %d", ErrTooLarge, path, st.Size(), lim.maxBytes)
+		return nil, errorf(ErrTooLarge, "%s has %d bytes, want at most LoadOptions.MaxBytes = %d", path, st.Size(), lim.maxBytes)
 	}
 	m, err := Load(bufio.NewReaderSize(f, 1<<20), opts)
 	if err != nil {

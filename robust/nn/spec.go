@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/gorobust/gorobust/internal/engine"
 	"github.com/gorobust/gorobust/robust"
@@ -35,7 +36,8 @@ type Layer interface {
 }
 
 // Normalize maps each channel c to (x - Mean[c]) / Std[c]. It keeps
-// normalisation inside the model so attacks work in pixel space.
+// normalisation inside the model so attacks work in pixel space. Mean and
+// Std need one value per channel of the layer's input.
 type Normalize struct {
 	Mean []float64 `json:"mean"`
 	Std  []float64 `json:"std"`
@@ -44,15 +46,22 @@ type Normalize struct {
 // Conv2D is a 2-D convolution with a bias, square kernel, stride and zero
 // padding. Its weight is Out x In x Kernel x Kernel, as in PyTorch.
 type Conv2D struct {
-	Out    int `json:"out"`
+	// Out is the number of output channels, in [1, MaxChannels]; required.
+	Out int `json:"out"`
+	// Kernel is the side of the square kernel, in [1, MaxKernel]; required.
 	Kernel int `json:"kernel"`
+	// Stride is the step between windows, in [0, MaxKernel]. If Stride is
+	// 0, 1 is used, as in PyTorch's nn.Conv2d.
 	Stride int `json:"stride"`
-	Pad    int `json:"pad"`
+	// Pad is the zero padding on each side, in [0, Kernel); 0 means none,
+	// as in PyTorch.
+	Pad int `json:"pad"`
 }
 
 // Dense is a fully connected layer with a bias. Its weight is Out x In, as
 // in PyTorch. Its input must be flat: put a Flatten before it.
 type Dense struct {
+	// Out is the number of output features, in [1, MaxFeatures]; required.
 	Out int `json:"out"`
 }
 
@@ -61,13 +70,20 @@ type ReLU struct{}
 
 // MaxPool2D takes the maximum over square windows without padding.
 type MaxPool2D struct {
+	// Kernel is the side of the window, in [1, MaxKernel]; required.
 	Kernel int `json:"kernel"`
+	// Stride is the step between windows, in [0, MaxKernel]. If Stride is
+	// 0, Kernel is used (windows that do not overlap), as in PyTorch's
+	// nn.MaxPool2d.
 	Stride int `json:"stride"`
 }
 
 // AvgPool2D averages square windows without padding.
 type AvgPool2D struct {
+	// Kernel is the side of the window, in [1, MaxKernel]; required.
 	Kernel int `json:"kernel"`
+	// Stride is the step between windows, in [0, MaxKernel]. If Stride is
+	// 0, Kernel is used, as in PyTorch's nn.AvgPool2d.
 	Stride int `json:"stride"`
 }
 
@@ -79,6 +95,7 @@ type Flatten struct{}
 // scales the others by 1/(1-P); it is the identity for inference and for
 // every gradient an attack takes.
 type Dropout struct {
+	// P is the drop probability, in [0, 1).
 	P float64 `json:"p"`
 }
 
@@ -90,6 +107,57 @@ func (MaxPool2D) kind() string { return "maxpool2d" }
 func (AvgPool2D) kind() string { return "avgpool2d" }
 func (Flatten) kind() string   { return "flatten" }
 func (Dropout) kind() string   { return "dropout" }
+
+// layerKinds lists the JSON kinds of the layers, in the order of the
+// package documentation.
+var layerKinds = []string{"normalize", "conv2d", "dense", "relu", "maxpool2d", "avgpool2d", "flatten", "dropout"}
+
+// layerName is the Go name of l's type, as users write it in a Spec.
+func layerName(l Layer) string {
+	return strings.TrimPrefix(fmt.Sprintf("%T", l), "nn.")
+}
+
+// withDefaults returns l with every zero field that has a documented
+// default replaced by that default.
+func withDefaults(l Layer) Layer {
+	switch v := l.(type) {
+	case Conv2D:
+		if v.Stride == 0 {
+			v.Stride = 1
+		}
+		return v
+	case MaxPool2D:
+		if v.Stride == 0 {
+			v.Stride = v.Kernel
+		}
+		return v
+	case AvgPool2D:
+		if v.Stride == 0 {
+			v.Stride = v.Kernel
+		}
+		return v
+	}
+	return l
+}
+
+// withDefaults returns a copy of s with every layer's defaults resolved.
+//
+// New resolves the defaults before it stores the Spec, so Model.Spec and
+// the file Save writes state every stride explicitly. A saved file thus
+// means the same to any reader, including older versions of this package
+// (which required explicit strides) and the numpy snippet of the package
+// documentation, which know nothing of our defaults; files saved before
+// defaults existed keep their bytes; and Load, which accepts only the
+// canonical encoding, keeps one file per model.
+func (s Spec) withDefaults() Spec {
+	out := cloneSpec(s)
+	for i, l := range out.Layers {
+		if l != nil {
+			out.Layers[i] = withDefaults(l)
+		}
+	}
+	return out
+}
 
 func (l Normalize) engineLayer() engine.Layer {
 	return engine.Layer{Kind: engine.Normalize, Mean: append([]float64(nil), l.Mean...), Std: append([]float64(nil), l.Std...)}
@@ -134,98 +202,104 @@ func (s Spec) Validate() error {
 	return err
 }
 
+// infer validates s, resolves its defaults and infers its shapes. It
+// returns the engine layers and the parameters of s.withDefaults().
 func (s Spec) infer() ([]engine.Layer, []engine.ParamInfo, error) {
-	bad := func(format string, a ...any) error {
-		return fmt.Errorf("%w: %s", ErrSpec, fmt.Sprintf(format, a...))
-	}
 	c, h, w := s.Input[0], s.Input[1], s.Input[2]
 	if c < 1 || c > MaxChannels || h < 1 || h > MaxInputSide || w < 1 || w > MaxInputSide {
-		return nil, nil, bad("input %v must be C x H x W with C in [1, %d] and H, W in [1, %d]", s.Input, MaxChannels, MaxInputSide)
+		return nil, nil, specErr("Spec.Input = %v, want C x H x W with C in [1, %d] and H, W in [1, %d]", s.Input, MaxChannels, MaxInputSide)
 	}
 	if err := s.bounds().Validate(); err != nil {
-		return nil, nil, bad("bounds: %v", err)
+		return nil, nil, fmt.Errorf("nn: Spec.Bounds = [%v, %v]: %w: %w", s.Bounds.Min, s.Bounds.Max, err, ErrSpec)
 	}
 	if len(s.Layers) == 0 || len(s.Layers) > MaxLayers {
-		return nil, nil, bad("%d layers, want 1 to %d", len(s.Layers), MaxLayers)
+		return nil, nil, specErr("Spec.Layers has %d layers, want 1 to %d (MaxLayers)", len(s.Layers), MaxLayers)
 	}
 	layers := make([]engine.Layer, len(s.Layers))
 	for i, l := range s.Layers {
 		if l == nil {
-			return nil, nil, bad("layer %d is nil", i)
+			return nil, nil, specErr("Spec.Layers[%d] is nil", i)
 		}
 		if err := checkLayer(l); err != nil {
-			return nil, nil, bad("layer %d (%s): %v", i, l.kind(), err)
+			return nil, nil, specErr("Spec.Layers[%d] (%s): %v", i, layerName(l), err)
 		}
-		layers[i] = l.engineLayer()
+		layers[i] = withDefaults(l).engineLayer()
 	}
 	shapes, params, err := engine.Infer(engine.Shape{C: c, H: h, W: w}, layers)
 	if err != nil {
-		return nil, nil, bad("%v", err)
+		var le *engine.LayerError
+		if errors.As(err, &le) && le.Layer >= 0 && le.Layer < len(s.Layers) {
+			return nil, nil, specErr("Spec.Layers[%d] (%s): %s", le.Layer, layerName(s.Layers[le.Layer]), le.Reason)
+		}
+		return nil, nil, specErr("Spec: %v", err)
 	}
 	for i, sh := range shapes {
 		if sh.Size() > MaxActivations {
-			return nil, nil, bad("layer %d outputs %d values per example, limit %d", i, sh.Size(), MaxActivations)
+			return nil, nil, specErr("Spec.Layers[%d] (%s) outputs %d values per example, want at most %d (MaxActivations)", i, layerName(s.Layers[i]), sh.Size(), MaxActivations)
 		}
 	}
 	total := 0
 	for _, p := range params {
 		total += p.Size() // each factor is bounded, so no overflow
 		if total > MaxParams {
-			return nil, nil, bad("more than %d parameters", MaxParams)
+			return nil, nil, specErr("Spec has more than %d parameters (MaxParams)", MaxParams)
 		}
 	}
 	return layers, params, nil
 }
 
+// checkLayer checks one layer's fields against the limits of this package;
+// its error names the field ("Stride = -1, want ...").
 func checkLayer(l Layer) error {
 	switch l := l.(type) {
 	case Normalize:
 		if len(l.Mean) != len(l.Std) || len(l.Mean) == 0 || len(l.Mean) > MaxChannels {
-			return fmt.Errorf("%d means and %d stds", len(l.Mean), len(l.Std))
+			return fmt.Errorf("Mean has %d values and Std %d, want one of each per input channel (at most %d)", len(l.Mean), len(l.Std), MaxChannels)
 		}
 		for i := range l.Mean {
 			if math.IsNaN(l.Mean[i]) || math.IsInf(l.Mean[i], 0) {
-				return fmt.Errorf("mean[%d] = %v", i, l.Mean[i])
+				return fmt.Errorf("Mean[%d] = %v, want a finite value", i, l.Mean[i])
 			}
 			if !(l.Std[i] > 0) || math.IsInf(l.Std[i], 0) {
-				return fmt.Errorf("std[%d] = %v, want finite and > 0", i, l.Std[i])
+				return fmt.Errorf("Std[%d] = %v, want a finite value > 0", i, l.Std[i])
 			}
 		}
 	case Conv2D:
 		if l.Out < 1 || l.Out > MaxChannels {
-			return fmt.Errorf("out %d, want [1, %d]", l.Out, MaxChannels)
+			return fmt.Errorf("Out = %d, want [1, %d]", l.Out, MaxChannels)
 		}
-		if err := checkWindow(l.Kernel, l.Stride); err != nil {
+		if err := checkWindow(l.Kernel, l.Stride, "1"); err != nil {
 			return err
 		}
 		if l.Pad < 0 || l.Pad >= l.Kernel {
-			return fmt.Errorf("pad %d, want [0, kernel)", l.Pad)
+			return fmt.Errorf("Pad = %d, want [0, Kernel) = [0, %d)", l.Pad, l.Kernel)
 		}
 	case Dense:
 		if l.Out < 1 || l.Out > MaxFeatures {
-			return fmt.Errorf("out %d, want [1, %d]", l.Out, MaxFeatures)
+			return fmt.Errorf("Out = %d, want [1, %d]", l.Out, MaxFeatures)
 		}
 	case MaxPool2D:
-		return checkWindow(l.Kernel, l.Stride)
+		return checkWindow(l.Kernel, l.Stride, "Kernel")
 	case AvgPool2D:
-		return checkWindow(l.Kernel, l.Stride)
+		return checkWindow(l.Kernel, l.Stride, "Kernel")
 	case Dropout:
 		if !(l.P >= 0 && l.P < 1) {
-			return fmt.Errorf("p %v, want [0, 1)", l.P)
+			return fmt.Errorf("P = %v, want [0, 1)", l.P)
 		}
 	case ReLU, Flatten:
 	default:
-		return fmt.Errorf("unknown layer type %T", l)
+		return fmt.Errorf("unknown layer type %T, want one of Normalize, Conv2D, Dense, ReLU, MaxPool2D, AvgPool2D, Flatten, Dropout", l)
 	}
 	return nil
 }
 
-func checkWindow(kernel, stride int) error {
+// checkWindow checks a kernel and a stride whose zero value means def.
+func checkWindow(kernel, stride int, def string) error {
 	if kernel < 1 || kernel > MaxKernel {
-		return fmt.Errorf("kernel %d, want [1, %d]", kernel, MaxKernel)
+		return fmt.Errorf("Kernel = %d, want [1, %d]", kernel, MaxKernel)
 	}
-	if stride < 1 || stride > MaxKernel {
-		return fmt.Errorf("stride %d, want [1, %d]", stride, MaxKernel)
+	if stride < 0 || stride > MaxKernel {
+		return fmt.Errorf("Stride = %d, want [0, %d] (0 means %s)", stride, MaxKernel, def)
 	}
 	return nil
 }
@@ -244,7 +318,7 @@ func (s Spec) MarshalJSON() ([]byte, error) {
 	}
 	for i, l := range s.Layers {
 		if l == nil {
-			return nil, fmt.Errorf("%w: layer %d is nil", ErrSpec, i)
+			return nil, specErr("Spec.Layers[%d] is nil", i)
 		}
 		body, err := json.Marshal(l)
 		if err != nil {
@@ -265,15 +339,15 @@ func (s Spec) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON decodes strictly: unknown fields, duplicate keys, unknown
 // layer kinds and trailing data are errors. It does not call Validate.
 func (s *Spec) UnmarshalJSON(b []byte) error {
-	if err := CheckJSON(b); err != nil {
-		return fmt.Errorf("%w: %v", ErrSpec, err)
+	if err := checkJSON(b); err != nil {
+		return specErr("Spec JSON: %v", err)
 	}
 	var in specJSON
 	if err := strictUnmarshal(b, &in); err != nil {
-		return fmt.Errorf("%w: %v", ErrSpec, err)
+		return specErr("Spec JSON: %v", err)
 	}
 	if len(in.Layers) > MaxLayers {
-		return fmt.Errorf("%w: %d layers, limit %d", ErrSpec, len(in.Layers), MaxLayers)
+		return specErr("Spec JSON has %d layers, want at most %d (MaxLayers)", len(in.Layers), MaxLayers)
 	}
 	out := Spec{Input: in.Input}
 	if in.Bounds != nil {
@@ -284,7 +358,7 @@ func (s *Spec) UnmarshalJSON(b []byte) error {
 			Kind string `json:"kind"`
 		}
 		if err := json.Unmarshal(raw, &head); err != nil {
-			return fmt.Errorf("%w: layer %d: %v", ErrSpec, i, err)
+			return specErr("Spec JSON layers[%d]: %v", i, err)
 		}
 		var l Layer
 		var err error
@@ -306,10 +380,10 @@ func (s *Spec) UnmarshalJSON(b []byte) error {
 		case "dropout":
 			l, err = decodeLayer[Dropout](raw)
 		default:
-			return fmt.Errorf("%w: layer %d: unknown kind %q", ErrSpec, i, head.Kind)
+			return specErr("Spec JSON layers[%d].kind = %q, want one of %s", i, head.Kind, strings.Join(layerKinds, ", "))
 		}
 		if err != nil {
-			return fmt.Errorf("%w: layer %d (%s): %v", ErrSpec, i, head.Kind, err)
+			return specErr("Spec JSON layers[%d] (%s): %v", i, head.Kind, err)
 		}
 		out.Layers = append(out.Layers, l)
 	}

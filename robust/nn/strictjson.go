@@ -11,11 +11,11 @@ import (
 // maxJSONDepth bounds nesting in untrusted JSON; a Spec needs 4 levels.
 const maxJSONDepth = 32
 
-// CheckJSON reports whether b is exactly one JSON value with no duplicate
+// checkJSON reports whether b is exactly one JSON value with no duplicate
 // object keys at any depth and nesting no deeper than 32. encoding/json keeps
 // the last of duplicate keys silently, which would let two readers of one
 // file disagree about what it says.
-func CheckJSON(b []byte) error {
+func checkJSON(b []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	if err := checkValue(dec, 0); err != nil {
