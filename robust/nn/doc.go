@@ -5,6 +5,25 @@
 // parameters are named and laid out as in a PyTorch nn.Sequential with the
 // same layers (see Param), which is what makes Import possible.
 //
+// # Specs, inputs and errors
+//
+// Zero layer fields take the documented defaults PyTorch uses: a Conv2D
+// Stride of 0 is 1, a pooling Stride of 0 is its Kernel. New resolves them,
+// so Model.Spec and saved files state every value explicitly.
+//
+// Logits and TrainStep take float32 N x C x H x W inputs whose values are
+// finite and inside the Spec's Bounds, as attacks require: anything else is
+// an error wrapping robust.ErrShape, robust.ErrNonFinite or
+// robust.ErrBounds, never logits of meaningless inputs (0..255 pixels for a
+// model of [0, 1] ones). LossGrad and LogitsVJP accept values up to one
+// bounds width outside Bounds, where attacks take gradients (FGSMRS at its
+// unclipped random start), and reject the rest the same way.
+//
+// Errors have one shape: what was wrong, with the field as users write it
+// and its value, then the sentinel they wrap, as in
+// "nn: Spec.Layers[2] (Conv2D): Stride = -1, want [0, 32] (0 means 1): nn:
+// invalid spec". Test for the sentinels with errors.Is.
+//
 // # Model files
 //
 // Save, SaveFile, Load and LoadFile use the safetensors layout, so a saved
