@@ -309,7 +309,7 @@ func shardFromFlags(o options) (eval.Shard, error) {
 // loadModel loads and, with -pubkey, verifies the model, recording the
 // file's SHA-256 in meta.
 func loadModel(o options, meta map[string]string) (*nn.Model, error) {
-	opts := &nn.LoadOptions{Workers: o.workers}
+	opts := &nn.LoadOptions{Options: nn.Options{Workers: o.workers}}
 	if o.pubkey != "" {
 		f, err := os.Open(o.pubkey)
 		if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -37,7 +38,11 @@ func TestCommand(t *testing.T) {
 	}
 	keys := map[string]ed25519.PublicKey{"good.pem": pub, "other.pem": other}
 	for name, k := range keys {
-		if err := nn.WritePublicKeyFile(filepath.Join(dir, name), k); err != nil {
+		var b bytes.Buffer
+		if err := nn.WritePublicKey(&b, k); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b.Bytes(), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -161,7 +161,7 @@ func run(ctx context.Context, o options) error {
 	var trainTime time.Duration
 	switch {
 	case o.load != "":
-		if m, err = nn.LoadFile(o.load, &nn.LoadOptions{Workers: o.workers}); err != nil {
+		if m, err = nn.LoadFile(o.load, &nn.LoadOptions{Options: nn.Options{Workers: o.workers}}); err != nil {
 			return err
 		}
 		fmt.Printf("loaded %s\n", o.load)
@@ -185,7 +185,7 @@ func importFile(path string, workers int) (*nn.Model, error) {
 		return nil, err
 	}
 	defer f.Close()
-	return nn.Import(nn.ReferenceCNN(), f, &nn.ImportOptions{Workers: workers})
+	return nn.Import(nn.ReferenceCNN(), f, &nn.ImportOptions{Options: nn.Options{Workers: workers}})
 }
 
 func trainModel(ctx context.Context, o options, trainSet *data.Dataset) (*nn.Model, *train.History, time.Duration, error) {

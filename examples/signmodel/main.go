@@ -16,11 +16,14 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 
+	"github.com/gorobust/gorobust/internal/atomicfile"
 	"github.com/gorobust/gorobust/robust/nn"
 )
 
@@ -66,10 +69,11 @@ func keygen(args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := nn.WritePrivateKeyFile(*key, sk); err != nil {
+	// The private key is readable by its owner only.
+	if err := writeNewFile(*key, 0o600, func(w io.Writer) error { return nn.WritePrivateKey(w, sk) }); err != nil {
 		return err
 	}
-	if err := nn.WritePublicKeyFile(*pub, pk); err != nil {
+	if err := writeNewFile(*pub, 0o644, func(w io.Writer) error { return nn.WritePublicKey(w, pk) }); err != nil {
 		return err
 	}
 	fmt.Printf("wrote %s and %s\nkey fingerprint %s\n", *key, *pub, fingerprint(pk))
@@ -121,6 +125,20 @@ func verify(args []string) error {
 	}
 	fmt.Printf("OK %s: intact and signed by key %s: %s\n", fs.Arg(0), fingerprint(pk), describe(m))
 	return nil
+}
+
+// writeNewFile writes path atomically with the given mode, so a crash never
+// leaves half a key behind. It refuses to replace an existing file, which
+// may hold the only copy of another key. (The check and the final rename
+// are two steps: a file created between them by another process would be
+// replaced; keygen is run by hand, where that race does not arise.)
+func writeNewFile(path string, mode os.FileMode, write func(io.Writer) error) error {
+	if _, err := os.Lstat(path); err == nil {
+		return fmt.Errorf("%s: %w: keygen never replaces a key file", path, fs.ErrExist)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return atomicfile.Write(path, mode, func(f *os.File) error { return write(f) })
 }
 
 func readKey[K any](path string, read func(io.Reader) (K, error)) (K, error) {

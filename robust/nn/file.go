@@ -25,6 +25,11 @@ type SaveOptions struct {
 // LoadOptions configure Load and LoadFile. A nil *LoadOptions means the
 // defaults: no signature check and the default size limits.
 type LoadOptions struct {
+	// Options configure the loaded model as they configure New, except
+	// that Seed is unused (the weights come from the file) and that a file
+	// of F64 tensors always gives a Float64 model; Float64 makes an F32
+	// file load as a Float64 model too.
+	Options
 	// PublicKey, when not nil, must verify the file's signature if the file
 	// has one. A file without a signature still loads unless
 	// RequireSignature is set: set both for files from untrusted places.
@@ -37,8 +42,6 @@ type LoadOptions struct {
 	// MaxHeaderBytes bounds the JSON header. If 0, DefaultMaxHeaderBytes is
 	// used.
 	MaxHeaderBytes int64
-	// Workers is Options.Workers of the loaded model.
-	Workers int
 }
 
 func (o *LoadOptions) resolve() (LoadOptions, limits, error) {
@@ -48,6 +51,9 @@ func (o *LoadOptions) resolve() (LoadOptions, limits, error) {
 	}
 	lim, err := newLimits(out.MaxBytes, out.MaxHeaderBytes, "LoadOptions")
 	if err != nil {
+		return out, lim, err
+	}
+	if err := out.check("LoadOptions"); err != nil {
 		return out, lim, err
 	}
 	if out.PublicKey != nil && len(out.PublicKey) != ed25519.PublicKeySize {
@@ -196,7 +202,7 @@ func Load(r io.Reader, opts *LoadOptions) (*Model, error) {
 	if got := h.Metadata[metaSHA256]; got != digest {
 		return nil, errorf(ErrDigest, "__metadata__.sha256 = %s, want %s, the digest of the header and data", got, digest)
 	}
-	return build(spec, params, lay, data, dt == dtypeF64, o.Workers)
+	return build(spec, params, lay, data, dt == dtypeF64 || o.Float64, o.Workers)
 }
 
 // checkMetadata checks the metadata of a file written by Save and returns

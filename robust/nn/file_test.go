@@ -208,13 +208,34 @@ func TestSaveLoadOptions(t *testing.T) {
 		{"short public key", func() error { _, err := loadBytes(file, &LoadOptions{PublicKey: pub[:31]}); return err }()},
 		{"negative MaxBytes", func() error { _, err := loadBytes(file, &LoadOptions{MaxBytes: -1}); return err }()},
 		{"negative MaxHeaderBytes", func() error { _, err := loadBytes(file, &LoadOptions{MaxHeaderBytes: -1}); return err }()},
-		{"negative Workers", func() error { _, err := loadBytes(file, &LoadOptions{Workers: -1}); return err }()},
+		{"negative Workers", func() error { _, err := loadBytes(file, &LoadOptions{Options: Options{Workers: -1}}); return err }()},
 		{"nil model", Save(&bytes.Buffer{}, nil, nil)},
 		{"short private key", Save(&bytes.Buffer{}, m, &SaveOptions{PrivateKey: priv[:63]})},
 		{"inconsistent private key", Save(&bytes.Buffer{}, m, &SaveOptions{PrivateKey: append(append(ed25519.PrivateKey(nil), priv[:32]...), make([]byte, 32)...)})},
 	} {
 		if !errors.Is(c.err, robust.ErrConfig) {
 			t.Errorf("%s: got %v, want robust.ErrConfig", c.name, c.err)
+		}
+	}
+}
+
+// TestLoadFloat64: LoadOptions.Float64 loads an F32 file as a Float64 model
+// with the same weights.
+func TestLoadFloat64(t *testing.T) {
+	m := mustNew(t, tinySpec(), nil)
+	got, err := loadBytes(saveBytes(t, m, nil), &LoadOptions{Options: Options{Float64: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Float64() {
+		t.Fatal("LoadOptions.Float64 gave a float32 model")
+	}
+	for i, p := range got.Params() {
+		want := m.Params()[i].Value.Data().([]float32)
+		for j, v := range p.Value.Data().([]float64) {
+			if v != float64(want[j]) {
+				t.Fatalf("%s[%d] = %v, want %v", p.Name, j, v, want[j])
+			}
 		}
 	}
 }

@@ -55,8 +55,8 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte{})
 	f.Add(rawFile([]byte("{}      "), nil))
 
-	plain := &LoadOptions{MaxBytes: fuzzMaxBytes, MaxHeaderBytes: fuzzMaxHeader, Workers: 1}
-	strict := &LoadOptions{MaxBytes: fuzzMaxBytes, MaxHeaderBytes: fuzzMaxHeader, Workers: 1, PublicKey: pub, RequireSignature: true}
+	plain := &LoadOptions{MaxBytes: fuzzMaxBytes, MaxHeaderBytes: fuzzMaxHeader, Options: Options{Workers: 1}}
+	strict := &LoadOptions{MaxBytes: fuzzMaxBytes, MaxHeaderBytes: fuzzMaxHeader, Options: Options{Workers: 1}, PublicKey: pub, RequireSignature: true}
 	check := func(t *testing.T, file []byte) {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
@@ -135,7 +135,7 @@ func FuzzImport(f *testing.F) {
 	f.Fuzz(func(t *testing.T, file []byte) {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		m, err := Import(importCNN(), bytes.NewReader(file), &ImportOptions{MaxBytes: fuzzMaxBytes, MaxHeaderBytes: fuzzMaxHeader, Workers: 1})
+		m, err := Import(importCNN(), bytes.NewReader(file), &ImportOptions{MaxBytes: fuzzMaxBytes, MaxHeaderBytes: fuzzMaxHeader, Options: Options{Workers: 1}})
 		runtime.ReadMemStats(&after)
 		if n := after.TotalAlloc - before.TotalAlloc; n > fuzzMaxAlloc {
 			t.Fatalf("Import of %d bytes allocated %d bytes", len(file), n)

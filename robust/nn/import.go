@@ -12,6 +12,11 @@ import (
 
 // ImportOptions configure Import. A nil *ImportOptions means the defaults.
 type ImportOptions struct {
+	// Options configure the model as they configure New, except that Seed
+	// is unused (the weights come from the file): with Float64 the model
+	// computes in float64, otherwise in float32, whatever the file's
+	// dtypes.
+	Options
 	// Prefix is prepended to every parameter name to get the tensor name in
 	// the file: "model." for a state_dict of a module that holds the
 	// nn.Sequential as its attribute "model". If "", names are used as they
@@ -26,11 +31,6 @@ type ImportOptions struct {
 	// hubs publish it); a file with another digest is rejected with
 	// ErrDigest. If nil, no digest is checked.
 	SHA256 []byte
-	// Float64 builds a Float64 model; otherwise the model computes in
-	// float32 whatever the file's dtypes.
-	Float64 bool
-	// Workers is Options.Workers of the model.
-	Workers int
 	// MaxBytes bounds the whole file. If 0, DefaultMaxBytes is used.
 	MaxBytes int64
 	// MaxHeaderBytes bounds the JSON header. If 0, DefaultMaxHeaderBytes is
@@ -56,6 +56,9 @@ func Import(spec Spec, r io.Reader, opts *ImportOptions) (*Model, error) {
 	}
 	lim, err := newLimits(o.MaxBytes, o.MaxHeaderBytes, "ImportOptions")
 	if err != nil {
+		return nil, err
+	}
+	if err := o.check("ImportOptions"); err != nil {
 		return nil, err
 	}
 	if o.SHA256 != nil && len(o.SHA256) != sha256.Size {

@@ -100,11 +100,11 @@ func TestImportMatchesWriters(t *testing.T) {
 		tol float64
 	}{
 		{"numpy_cnn", importCNN(), ImportOptions{}, 1e-6},
-		{"numpy_cnn", importCNN(), ImportOptions{Float64: true}, 1.5e-8},
+		{"numpy_cnn", importCNN(), ImportOptions{Options: Options{Float64: true}}, 1.5e-8},
 		{"numpy_cnn_mixed", importCNN(), ImportOptions{}, 1e-6},
-		{"numpy_cnn_mixed", importCNN(), ImportOptions{Float64: true}, 1.5e-8},
+		{"numpy_cnn_mixed", importCNN(), ImportOptions{Options: Options{Float64: true}}, 1.5e-8},
 		{"torch_cnn", torchSpec, ImportOptions{Rename: shift}, 1e-6},
-		{"torch_cnn", torchSpec, ImportOptions{Rename: shift, Float64: true}, 1e-6},
+		{"torch_cnn", torchSpec, ImportOptions{Rename: shift, Options: Options{Float64: true}}, 1e-6},
 	}
 	for _, c := range cases {
 		fx, ok := fs[c.file]

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 )
 
 // ErrKey reports a key that is not an Ed25519 key in the documented
@@ -65,41 +64,6 @@ func WritePrivateKey(w io.Writer, priv ed25519.PrivateKey) error {
 		return errorf(ErrKey, "%v", err)
 	}
 	return pem.Encode(w, &pem.Block{Type: pemPrivateKey, Bytes: der})
-}
-
-// WritePublicKeyFile writes pub with WritePublicKey to a new file of mode
-// 0644. It refuses to overwrite an existing file.
-func WritePublicKeyFile(path string, pub ed25519.PublicKey) error {
-	return writeNewFile(path, 0o644, func(w io.Writer) error { return WritePublicKey(w, pub) })
-}
-
-// WritePrivateKeyFile writes priv with WritePrivateKey to a new file of
-// mode 0600 (readable by its owner only). It refuses to overwrite an
-// existing file, which may be the only copy of another key.
-func WritePrivateKeyFile(path string, priv ed25519.PrivateKey) error {
-	return writeNewFile(path, 0o600, func(w io.Writer) error { return WritePrivateKey(w, priv) })
-}
-
-func writeNewFile(path string, mode os.FileMode, write func(io.Writer) error) (err error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if err != nil {
-		return fmt.Errorf("nn: %w", err)
-	}
-	defer func() {
-		if cerr := f.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("nn: %w", cerr)
-		}
-		if err != nil {
-			os.Remove(path)
-		}
-	}()
-	if err := write(f); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("nn: %w", err)
-	}
-	return nil
 }
 
 // ReadPublicKey reads a public key written by WritePublicKey (or by

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 )
@@ -46,40 +45,6 @@ func TestKeyRoundTrip(t *testing.T) {
 	gotPriv, err := ReadPrivateKey(&kb)
 	if err != nil || !gotPriv.Equal(priv) {
 		t.Errorf("ReadPrivateKey: %v", err)
-	}
-}
-
-func TestKeyFiles(t *testing.T) {
-	pub, priv := testKey(3)
-	dir := t.TempDir()
-	kp, pp := filepath.Join(dir, "model.key"), filepath.Join(dir, "model.pub")
-	if err := WritePrivateKeyFile(kp, priv); err != nil {
-		t.Fatal(err)
-	}
-	if err := WritePublicKeyFile(pp, pub); err != nil {
-		t.Fatal(err)
-	}
-	if runtime.GOOS != "windows" {
-		for path, mode := range map[string]os.FileMode{kp: 0o600, pp: 0o644} {
-			if st, _ := os.Stat(path); st.Mode().Perm()&^mode != 0 {
-				t.Errorf("%s has mode %v, want at most %v", path, st.Mode().Perm(), mode)
-			}
-		}
-	}
-	_, other := testKey(4)
-	if err := WritePrivateKeyFile(kp, other); !errors.Is(err, os.ErrExist) {
-		t.Errorf("overwriting a private key: got %v, want os.ErrExist", err)
-	}
-	f, _ := os.Open(kp)
-	defer f.Close()
-	if got, err := ReadPrivateKey(f); err != nil || !got.Equal(priv) {
-		t.Errorf("private key file did not survive: %v", err)
-	}
-	if err := WritePrivateKeyFile(filepath.Join(dir, "bad.key"), priv[:5]); !errors.Is(err, ErrKey) {
-		t.Errorf("short key: got %v", err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "bad.key")); !errors.Is(err, os.ErrNotExist) {
-		t.Error("a failed write left a file behind")
 	}
 }
 
@@ -157,7 +122,11 @@ func TestKeysInteroperateWithOpenSSL(t *testing.T) {
 
 	_, own := testKey(9)
 	ownKey := filepath.Join(dir, "own.key")
-	if err := WritePrivateKeyFile(ownKey, own); err != nil {
+	var ownPEM bytes.Buffer
+	if err := WritePrivateKey(&ownPEM, own); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(ownKey, ownPEM.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	out, err := exec.Command(openssl, "pkey", "-in", ownKey, "-pubout").Output()

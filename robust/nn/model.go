@@ -55,8 +55,8 @@ func New(spec Spec, opts *Options) (*Model, error) {
 	if opts != nil {
 		o = *opts
 	}
-	if o.Workers < 0 {
-		return nil, errorf(robust.ErrConfig, "Options.Workers = %d, want >= 0 (0 means GOMAXPROCS)", o.Workers)
+	if err := o.check("Options"); err != nil {
+		return nil, err
 	}
 	if o.Workers == 0 {
 		o.Workers = runtime.GOMAXPROCS(0)
@@ -95,6 +95,14 @@ func New(spec Spec, opts *Options) (*Model, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// check rejects invalid options; owner names the struct that holds them.
+func (o Options) check(owner string) error {
+	if o.Workers < 0 {
+		return errorf(robust.ErrConfig, "%s.Workers = %d, want >= 0 (0 means GOMAXPROCS)", owner, o.Workers)
+	}
+	return nil
 }
 
 func cloneSpec(s Spec) Spec {
