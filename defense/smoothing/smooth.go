@@ -144,7 +144,10 @@ func (s *Smoothed) Certify(ctx context.Context, x *tensor.Dense, n0, n int, alph
 		if err != nil {
 			return nil, err
 		}
-		pA := LowerConfidenceBound(c[cA], n, alpha)
+		pA, err := LowerConfidenceBound(c[cA], n, alpha)
+		if err != nil {
+			return nil, err // Certify checked n and alpha; counts are in [0, n]
+		}
 		out[i] = Certificate{Class: Abstain, PLower: pA, Count: c[cA]}
 		if pA > 0.5 {
 			out[i].Class, out[i].Radius = cA, radius(s.sigma, pA)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"strings"
 	"testing"
 
 	"gonum.org/v1/gonum/stat/distuv"
@@ -64,6 +65,37 @@ func binomialTail(k, n int, p float64) float64 {
 	return s
 }
 
+func lcb(t *testing.T, k, n int, alpha float64) float64 {
+	t.Helper()
+	p, err := LowerConfidenceBound(k, n, alpha)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestLowerConfidenceBoundRejects: bad arguments used to panic; they are
+// errors wrapping robust.ErrConfig that name the argument.
+func TestLowerConfidenceBoundRejects(t *testing.T) {
+	for _, tc := range []struct {
+		k, n  int
+		alpha float64
+		msg   string
+	}{
+		{0, 0, 0.05, "n = 0, want >= 1"},
+		{11, 10, 0.05, "k = 11, want [0, n] = [0, 10]"},
+		{-1, 10, 0.05, "k = -1"},
+		{5, 10, 0, "alpha = 0, want a value in (0, 1)"},
+		{5, 10, 1, "alpha = 1"},
+		{5, 10, math.NaN(), "alpha = NaN"},
+	} {
+		p, err := LowerConfidenceBound(tc.k, tc.n, tc.alpha)
+		if !errors.Is(err, robust.ErrConfig) || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("LowerConfidenceBound(%d, %d, %v) = %v, %v; want an error wrapping robust.ErrConfig saying %q", tc.k, tc.n, tc.alpha, p, err, tc.msg)
+		}
+	}
+}
+
 // TestLowerConfidenceBound checks the Clopper-Pearson bound against closed
 // forms (k = n: alpha^(1/n); k = 0: 0) and, elsewhere, against its
 // definition: the p at which P(X >= k) = alpha.
@@ -75,11 +107,11 @@ func TestLowerConfidenceBound(t *testing.T) {
 		{1, 1, 0.001}, {10, 10, 0.05}, {1000, 1000, 0.001}, {100000, 100000, 0.001},
 	} {
 		want := math.Pow(tc.alpha, 1/float64(tc.n))
-		if got := LowerConfidenceBound(tc.k, tc.n, tc.alpha); math.Abs(got-want) > 1e-9 {
+		if got := lcb(t, tc.k, tc.n, tc.alpha); math.Abs(got-want) > 1e-9 {
 			t.Errorf("LCB(%d, %d, %v) = %v, want alpha^(1/n) = %v", tc.k, tc.n, tc.alpha, got, want)
 		}
 	}
-	if got := LowerConfidenceBound(0, 50, 0.01); got != 0 {
+	if got := lcb(t, 0, 50, 0.01); got != 0 {
 		t.Errorf("LCB(0, 50) = %v, want 0", got)
 	}
 	for _, tc := range []struct {
@@ -88,7 +120,7 @@ func TestLowerConfidenceBound(t *testing.T) {
 	}{
 		{7, 10, 0.05}, {990, 1000, 0.001}, {600, 1000, 0.001}, {9000, 10000, 0.001}, {51, 100, 0.1},
 	} {
-		p := LowerConfidenceBound(tc.k, tc.n, tc.alpha)
+		p := lcb(t, tc.k, tc.n, tc.alpha)
 		if tail := binomialTail(tc.k, tc.n, p); math.Abs(tail-tc.alpha) > 1e-6*tc.alpha+1e-12 {
 			t.Errorf("LCB(%d, %d, %v) = %v, where P(X >= k) = %v, want alpha", tc.k, tc.n, tc.alpha, p, tail)
 		}
@@ -136,7 +168,7 @@ func TestCertifyHalfSpace(t *testing.T) {
 		if est := float64(c.Count) / n; math.Abs(est-pA) > 4*math.Sqrt(pA*(1-pA)/n) {
 			t.Errorf("example %d: estimated pA %v, true %v", i, est, pA)
 		}
-		if want := sigma * distuv.UnitNormal.Quantile(LowerConfidenceBound(c.Count, n, alpha)); c.Radius != want || c.PLower > pA {
+		if want := sigma * distuv.UnitNormal.Quantile(lcb(t, c.Count, n, alpha)); c.Radius != want || c.PLower > pA {
 			t.Errorf("example %d: radius %v from pLower %v, want %v from a bound below %v", i, c.Radius, c.PLower, want, pA)
 		}
 		slack := sigma * (3.3*math.Sqrt(pA*(1-pA)/n) + 2*math.Sqrt(pA*(1-pA)/n)) / distuv.UnitNormal.Prob(tc.margin/sigma)

@@ -1,10 +1,13 @@
 package smoothing
 
 import (
+	"fmt"
 	"math"
 
 	"gonum.org/v1/gonum/mathext"
 	"gonum.org/v1/gonum/stat/distuv"
+
+	"github.com/gorobust/gorobust/robust"
 )
 
 // LowerConfidenceBound returns the one-sided (1 - alpha) Clopper-Pearson
@@ -12,16 +15,22 @@ import (
 // successes in n trials: the alpha quantile of Beta(k, n-k+1), or 0 when k
 // is 0. It is the bound of Cohen et al.'s CERTIFY, which calls
 // statsmodels' proportion_confint(k, n, alpha=2*alpha, method="beta")[0].
-// It panics unless 0 <= k <= n, n > 0 and alpha is in (0, 1); Certify
-// checks its arguments first.
-func LowerConfidenceBound(k, n int, alpha float64) float64 {
-	if k < 0 || k > n || n <= 0 || !(alpha > 0 && alpha < 1) {
-		panic("smoothing: LowerConfidenceBound arguments out of range")
+// It returns an error wrapping robust.ErrConfig unless n >= 1, 0 <= k <= n
+// and alpha is in (0, 1).
+func LowerConfidenceBound(k, n int, alpha float64) (float64, error) {
+	if n < 1 {
+		return 0, fmt.Errorf("smoothing: LowerConfidenceBound: n = %d, want >= 1: %w", n, robust.ErrConfig)
+	}
+	if k < 0 || k > n {
+		return 0, fmt.Errorf("smoothing: LowerConfidenceBound: k = %d, want [0, n] = [0, %d]: %w", k, n, robust.ErrConfig)
+	}
+	if !(alpha > 0 && alpha < 1) {
+		return 0, fmt.Errorf("smoothing: LowerConfidenceBound: alpha = %v, want a value in (0, 1): %w", alpha, robust.ErrConfig)
 	}
 	if k == 0 {
-		return 0
+		return 0, nil
 	}
-	return distuv.Beta{Alpha: float64(k), Beta: float64(n - k + 1)}.Quantile(alpha)
+	return distuv.Beta{Alpha: float64(k), Beta: float64(n - k + 1)}.Quantile(alpha), nil
 }
 
 // binomialPValue returns the two-sided p-value of the exact binomial test
