@@ -50,21 +50,6 @@ func (c Chain) Randomized() bool {
 	return false
 }
 
-// differentiable reports whether every stage is a
-// DifferentiablePreprocessor, i.e. whether the chain's gradient is exact.
-func (c Chain) differentiable() bool {
-	for _, p := range c {
-		if inner, ok := p.(Chain); ok {
-			if !inner.differentiable() {
-				return false
-			}
-		} else if _, ok := p.(DifferentiablePreprocessor); !ok {
-			return false
-		}
-	}
-	return true
-}
-
 // stageSeed is the seed stage j of a chain receives.
 func stageSeed(seed uint64, j int) uint64 { return mix.Hash(seed, 0xc4a1, uint64(j)) }
 
@@ -100,13 +85,11 @@ func (c Chain) Backward(ctx context.Context, x *tensor.Dense, b robust.Bounds, s
 	if err != nil {
 		return nil, err
 	}
-	return c.backward(ctx, xs, b, seed, grad, false)
+	return c.backward(ctx, xs, b, seed, grad)
 }
 
 // backward runs the backward pass given the stage inputs of forward.
-// With identity, stages without an exact backward pass use the identity even
-// when they offer an approximation (BPDAIdentity).
-func (c Chain) backward(ctx context.Context, xs []*tensor.Dense, b robust.Bounds, seed uint64, grad *tensor.Dense, identity bool) (*tensor.Dense, error) {
+func (c Chain) backward(ctx context.Context, xs []*tensor.Dense, b robust.Bounds, seed uint64, grad *tensor.Dense) (*tensor.Dense, error) {
 	if grad == nil || !grad.Shape().Eq(xs[0].Shape()) {
 		return nil, fmt.Errorf("defense: Chain.Backward: %w: the gradient must have the input's shape %v", robust.ErrShape, xs[0].Shape())
 	}
@@ -118,14 +101,12 @@ func (c Chain) backward(ctx context.Context, xs []*tensor.Dense, b robust.Bounds
 		case Chain:
 			var inner []*tensor.Dense
 			if inner, err = s.forward(ctx, xs[j], b, sd); err == nil {
-				g, err = s.backward(ctx, inner, b, sd, g, identity)
+				g, err = s.backward(ctx, inner, b, sd, g)
 			}
 		case DifferentiablePreprocessor:
 			g, err = s.Backward(ctx, xs[j], b, sd, g)
 		case ApproximatedPreprocessor:
-			if !identity {
-				g, err = s.ApproxBackward(ctx, xs[j], b, sd, g)
-			}
+			g, err = s.ApproxBackward(ctx, xs[j], b, sd, g)
 		default:
 			// BPDA: the identity stands in for the stage's derivative.
 		}

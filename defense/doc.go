@@ -44,11 +44,13 @@
 // JPEG, grey and colour), and by the identity when it has neither (BPDA);
 // in a chain, each stage's backward pass runs at that stage's own input.
 // For randomized preprocessing the loss and gradient are
-// averaged over Options.EOTSamples draws (EOT; default 10). Two naive
-// gradients are available only to demonstrate what they hide: Shattered
+// averaged over Options.EOTSamples draws (EOT; default 10). Protect offers
+// no other gradient. The naive ones, which overstate robustness, are built
+// in examples/defenses only to show what they hide: the shattered gradient
 // (what automatic differentiation reports: zero through JPEG's and
-// BitDepth's rounding) and Unprocessed (the undefended model's gradient at
-// the input, a transfer attack).
+// BitDepth's rounding), the unprocessed one (the undefended model's
+// gradient at the input, a transfer attack) and BPDA with the identity in
+// place of JPEG's smooth backward pass.
 //
 // The table below is the demonstration, measured on the undefended MNIST
 // reference CNN of robust/zoo (zoo.MNISTStandard), on the first 1000 MNIST

@@ -49,9 +49,21 @@ func correct(m robust.Classifier, x *tensor.Dense, y []int) int {
 	return c
 }
 
+// shattered is what a naive evaluation attacks: the defended model with the
+// gradient automatic differentiation reports through JPEG's rounding, zero.
+type shattered struct{ *defense.Protected }
+
+func (s shattered) LossGrad(ctx context.Context, x *tensor.Dense, obj robust.Objective) ([]float32, *tensor.Dense, error) {
+	l, g, err := s.Protected.LossGrad(ctx, x, obj)
+	if err != nil {
+		return nil, nil, err
+	}
+	return l, tensor.New(tensor.WithShape(g.Shape().Clone()...), tensor.Of(tensor.Float32)), nil
+}
+
 // Evaluating a JPEG defense: the gradient automatic differentiation reports
 // through JPEG's rounding is zero, so PGD stalls and the defense looks
-// robust; BPDA attacks it honestly.
+// robust; Protect's gradient (BPDA) attacks it honestly.
 func ExampleProtect() {
 	ctx := context.Background()
 	model, err := zoo.MNISTStandard() // undefended MNIST CNN
@@ -59,17 +71,20 @@ func ExampleProtect() {
 		log.Fatal(err)
 	}
 	x, y := testImages(20)
+	protected, err := defense.Protect(model, nil, defense.JPEG{Quality: 20})
+	if err != nil {
+		log.Fatal(err)
+	}
 	pgd := attack.PGD{Eps: 0.3, Steps: 10, Seed: 1}
-	for _, g := range []defense.Gradient{defense.Shattered, defense.BPDA} {
-		protected, err := defense.Protect(model, &defense.Options{Gradient: g}, defense.JPEG{Quality: 20})
+	for _, target := range []struct {
+		name string
+		m    robust.Differentiable
+	}{{"shattered", shattered{protected}}, {"bpda", protected}} {
+		xAdv, err := pgd.Perturb(ctx, target.m, x, y)
 		if err != nil {
 			log.Fatal(err)
 		}
-		xAdv, err := pgd.Perturb(ctx, protected, x, y)
-		if err != nil {
-			log.Fatal(err)
-		}
-		fmt.Printf("%-9s gradient: %d of 20 correct after PGD at eps 0.3\n", g, correct(protected, xAdv, y))
+		fmt.Printf("%-9s gradient: %d of 20 correct after PGD at eps 0.3\n", target.name, correct(protected, xAdv, y))
 	}
 	// Output:
 	// shattered gradient: 20 of 20 correct after PGD at eps 0.3

@@ -21,7 +21,7 @@ const DefaultJPEGBackwardFloor = 0.3
 // ApproximatedPreprocessor is a Preprocessor without a useful derivative
 // (piecewise constant, like JPEG) that offers the backward pass of a
 // differentiable approximation. Under BPDA, Protect carries gradients back
-// through ApproxBackward instead of the identity; BPDAIdentity ignores it.
+// through ApproxBackward instead of the identity.
 type ApproximatedPreprocessor interface {
 	Preprocessor
 	// ApproxBackward returns grad^T J~, where J~ is the Jacobian at x of

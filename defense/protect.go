@@ -17,55 +17,6 @@ import (
 // Options.EOTSamples is 0 and the preprocessing is randomized.
 const DefaultEOTSamples = 10
 
-// Gradient selects what Protected.LossGrad returns.
-type Gradient int
-
-const (
-	// BPDA, the default, is the honest gradient: the model's gradient at
-	// the preprocessed input, carried back through the preprocessing by
-	// each stage's exact backward pass where it has one
-	// (DifferentiablePreprocessor), by the backward pass of a
-	// differentiable approximation where it offers one
-	// (ApproximatedPreprocessor: JPEG), and by the identity where it has
-	// neither (Backward Pass Differentiable Approximation, Athalye, Carlini and
-	// Wagner, ICML 2018), averaged over EOTSamples draws of the randomness
-	// (Expectation over Transformation, Athalye et al., ICML 2018,
-	// https://arxiv.org/abs/1707.07397).
-	BPDA Gradient = iota
-	// Shattered is the gradient automatic differentiation would report:
-	// zero through every stage that is not a DifferentiablePreprocessor.
-	// For JPEG and BitDepth, which are piecewise constant, zero is the
-	// exact derivative almost everywhere. These are the "shattered
-	// gradients" of Athalye et al.: gradient attacks stall and robustness
-	// is overstated. Losses are those of BPDA. It exists to demonstrate a
-	// naive evaluation; never report a defense's robustness from it.
-	Shattered
-	// Unprocessed is the model's gradient at the input itself, as if there
-	// were no preprocessing: what an evaluation gets when it attacks the
-	// undefended model and scores the defended one (a transfer attack).
-	// Losses are the undefended model's. It exists to demonstrate a naive
-	// evaluation; never report a defense's robustness from it.
-	Unprocessed
-	// BPDAIdentity is BPDA with the identity in place of every
-	// approximation (the simplest BPDA): weaker where an approximation
-	// exists, kept to measure what the approximation adds.
-	BPDAIdentity
-)
-
-func (g Gradient) String() string {
-	switch g {
-	case BPDA:
-		return "bpda"
-	case Shattered:
-		return "shattered"
-	case Unprocessed:
-		return "unprocessed"
-	case BPDAIdentity:
-		return "bpda-identity"
-	}
-	return fmt.Sprintf("Gradient(%d)", int(g))
-}
-
 // Options configure Protect. A nil *Options means the defaults.
 type Options struct {
 	// EOTSamples is the number of random draws of the preprocessing whose
@@ -78,8 +29,6 @@ type Options struct {
 	// If PredictSamples is 0 or 1, Logits draws once, as a deployed
 	// randomized defense does.
 	PredictSamples int
-	// Gradient selects LossGrad's gradient; the zero value is BPDA.
-	Gradient Gradient
 	// Seed seeds every random draw. Every seed, including 0, is a fixed
 	// seed.
 	Seed uint64
@@ -112,10 +61,19 @@ var _ robust.Differentiable = (*Protected)(nil)
 // logarithm of the mean of the model's softmax probabilities over
 // PredictSamples draws (valid logits: their softmax is that mean).
 //
-// LossGrad(x, obj) is chosen by opts.Gradient; by default (BPDA) the loss
-// is the mean over EOTSamples draws t_s of obj at the model's logits on
-// t_s(x), and the gradient is the mean over the same draws of the model's
-// gradient at t_s(x) carried back through each stage (see Chain). LossGrad
+// LossGrad(x, obj) is the honest gradient of Athalye, Carlini and Wagner
+// ("Obfuscated Gradients Give a False Sense of Security", ICML 2018,
+// https://arxiv.org/abs/1802.00420): the loss is the mean over EOTSamples
+// draws t_s of obj at the model's logits on t_s(x) (Expectation over
+// Transformation, Athalye et al., ICML 2018,
+// https://arxiv.org/abs/1707.07397), and the gradient is the mean over the
+// same draws of the model's gradient at t_s(x) carried back through each
+// stage: by its exact backward pass where it has one
+// (DifferentiablePreprocessor), by the backward pass of a differentiable
+// approximation where it offers one (ApproximatedPreprocessor: JPEG), and
+// by the identity where it has neither (Backward Pass Differentiable
+// Approximation, BPDA; see Chain). No other gradient is offered: the naive
+// ones overstate robustness (see the package documentation). LossGrad
 // needs a model that implements robust.Differentiable and otherwise
 // returns an error wrapping robust.ErrNoGradient.
 //
@@ -141,17 +99,17 @@ func Protect(model robust.Classifier, opts *Options, ps ...Preprocessor) (*Prote
 	if opts != nil {
 		o = *opts
 	}
-	if o.EOTSamples < 0 || o.PredictSamples < 0 {
-		return nil, configErr("Protect: EOTSamples = %d and PredictSamples = %d, want >= 0 (0 means the default)", o.EOTSamples, o.PredictSamples)
+	if o.EOTSamples < 0 {
+		return nil, configErr("Options.EOTSamples = %d, want >= 0 (0 means %d)", o.EOTSamples, DefaultEOTSamples)
+	}
+	if o.PredictSamples < 0 {
+		return nil, configErr("Options.PredictSamples = %d, want >= 0 (0 means 1)", o.PredictSamples)
 	}
 	if o.EOTSamples == 0 {
 		o.EOTSamples = DefaultEOTSamples
 	}
 	if o.PredictSamples == 0 {
 		o.PredictSamples = 1
-	}
-	if o.Gradient < BPDA || o.Gradient > BPDAIdentity {
-		return nil, configErr("Protect: unknown Gradient %d", int(o.Gradient))
 	}
 	c := Chain(append([]Preprocessor(nil), ps...))
 	if err := c.Validate(); err != nil {
@@ -233,9 +191,6 @@ func (p *Protected) LossGrad(ctx context.Context, x *tensor.Dense, obj robust.Ob
 	if err := obj.Validate(n, p.NumClasses()); err != nil {
 		return nil, nil, fmt.Errorf("defense: Protected.LossGrad: %w", err)
 	}
-	if p.opts.Gradient == Unprocessed {
-		return m.LossGrad(ctx, x, obj)
-	}
 	draws := 1
 	if p.random {
 		draws = p.opts.EOTSamples
@@ -251,9 +206,7 @@ func (p *Protected) LossGrad(ctx context.Context, x *tensor.Dense, obj robust.Ob
 		if err != nil {
 			return nil, nil, err
 		}
-		if p.opts.Gradient == Shattered && !p.chain.differentiable() {
-			g = tensor.New(tensor.WithShape(x.Shape().Clone()...), tensor.Of(tensor.Float32))
-		} else if g, err = p.chain.backward(ctx, xs, p.Bounds(), seed, g, p.opts.Gradient == BPDAIdentity); err != nil {
+		if g, err = p.chain.backward(ctx, xs, p.Bounds(), seed, g); err != nil {
 			return nil, nil, err
 		}
 		gd, err := tensors.Float64s(g)

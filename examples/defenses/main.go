@@ -1,7 +1,8 @@
 // Command defenses is the honest-evaluation demo of package defense: it
 // attacks the undefended MNIST reference CNN (zoo.MNISTStandard) behind
 // JPEG recompression and behind random resizing and padding, first as naive
-// evaluations do and then with BPDA and EOT, and prints the robust
+// evaluations do (with the naive gradients of naive.go, which package
+// defense does not offer) and then with BPDA and EOT, and prints the robust
 // accuracies quoted in the package documentation:
 //
 //	go run ./examples/defenses -n 1000
@@ -49,7 +50,7 @@ func main() {
 	for i := range idx {
 		idx[i] = i
 	}
-	protect := func(opts defense.Options, p defense.Preprocessor) robust.Classifier {
+	protect := func(opts defense.Options, p defense.Preprocessor) *defense.Protected {
 		opts.Seed = *seed
 		d, err := defense.Protect(m, &opts, p)
 		if err != nil {
@@ -80,15 +81,15 @@ func main() {
 		{"undefended model, PGD-40", m, pgd(40)},
 		{"undefended model, APGD-CE", m, apgd},
 		{"undefended model, PGD-100 x 10, step 0.01, stop on success", m, pgdStop(100, 10, 0.01)},
-		{jn + ", shattered gradient (autodiff: zero), PGD-40", protect(defense.Options{Gradient: defense.Shattered}, jpeg), pgd(40)},
-		{jn + ", undefended model's gradient at x, PGD-40", protect(defense.Options{Gradient: defense.Unprocessed}, jpeg), pgd(40)},
-		{jn + ", BPDA identity, PGD-40", protect(defense.Options{Gradient: defense.BPDAIdentity}, jpeg), pgd(40)},
-		{jn + ", BPDA identity, APGD-CE", protect(defense.Options{Gradient: defense.BPDAIdentity}, jpeg), apgd},
-		{jn + ", BPDA identity, PGD-100 x 10, step 0.01, stop on success", protect(defense.Options{Gradient: defense.BPDAIdentity}, jpeg), pgdStop(100, 10, 0.01)},
+		{jn + ", shattered gradient (autodiff: zero), PGD-40", shattered(protect(defense.Options{}, jpeg)), pgd(40)},
+		{jn + ", undefended model's gradient at x, PGD-40", unprocessed(protect(defense.Options{}, jpeg), m), pgd(40)},
+		{jn + ", BPDA identity, PGD-40", protect(defense.Options{}, identityBackward{jpeg}), pgd(40)},
+		{jn + ", BPDA identity, APGD-CE", protect(defense.Options{}, identityBackward{jpeg}), apgd},
+		{jn + ", BPDA identity, PGD-100 x 10, step 0.01, stop on success", protect(defense.Options{}, identityBackward{jpeg}), pgdStop(100, 10, 0.01)},
 		{jn + ", BPDA smooth JPEG, PGD-40", protect(defense.Options{}, jpeg), pgd(40)},
 		{jn + ", BPDA smooth JPEG, APGD-CE", protect(defense.Options{}, jpeg), apgd},
 		{jn + ", BPDA smooth JPEG, PGD-100 x 10, step 0.01, stop on success", protect(defense.Options{}, jpeg), pgdStop(100, 10, 0.01)},
-		{"RandomResizePad, undefended model's gradient at x, PGD-40", protect(defense.Options{Gradient: defense.Unprocessed}, rrp), pgd(40)},
+		{"RandomResizePad, undefended model's gradient at x, PGD-40", unprocessed(protect(defense.Options{}, rrp), m), pgd(40)},
 		{"RandomResizePad, BPDA + EOT 1, FGSM", protect(defense.Options{EOTSamples: 1}, rrp), fgsm},
 		{"RandomResizePad, BPDA + EOT 10, FGSM", protect(defense.Options{EOTSamples: 10}, rrp), fgsm},
 		{"RandomResizePad, BPDA + EOT 30, FGSM", protect(defense.Options{EOTSamples: 30}, rrp), fgsm},
