@@ -34,7 +34,7 @@ func (c Chain) Validate() error {
 			return configErr("Chain[%d] is nil", j)
 		}
 		if err := p.Validate(); err != nil {
-			return fmt.Errorf("Chain[%d]: %w", j, err)
+			return stageErr(j, err)
 		}
 	}
 	return nil
@@ -91,7 +91,7 @@ func (c Chain) Backward(ctx context.Context, x *tensor.Dense, b robust.Bounds, s
 // backward runs the backward pass given the stage inputs of forward.
 func (c Chain) backward(ctx context.Context, xs []*tensor.Dense, b robust.Bounds, seed uint64, grad *tensor.Dense) (*tensor.Dense, error) {
 	if grad == nil || !grad.Shape().Eq(xs[0].Shape()) {
-		return nil, fmt.Errorf("defense: Chain.Backward: %w: the gradient must have the input's shape %v", robust.ErrShape, xs[0].Shape())
+		return nil, fmt.Errorf("defense: Chain.Backward: the gradient must have the input's shape %v: %w", xs[0].Shape(), robust.ErrShape)
 	}
 	g := grad
 	for j := len(c) - 1; j >= 0; j-- {

@@ -89,7 +89,7 @@ func (e *Ensembled) forward(ctx context.Context, x *tensor.Dense) (n int, zs [][
 			return 0, nil, nil, err
 		}
 		if zs[mi], err = logitRows(z, k); err != nil || len(zs[mi]) != n*k {
-			return 0, nil, nil, fmt.Errorf("defense: Ensembled: model %d: %w: logits shape %v for %d inputs", mi, robust.ErrShape, z.Shape(), n)
+			return 0, nil, nil, fmt.Errorf("defense: Ensembled: model %d: logits shape %v for %d inputs: %w", mi, z.Shape(), n, robust.ErrShape)
 		}
 	}
 	out = make([]float64, n*k)

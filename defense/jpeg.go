@@ -125,7 +125,7 @@ func (p JPEG) input(name string, x *tensor.Dense, b robust.Bounds) (n, c, h, w i
 		return
 	}
 	if c != 1 && c != 3 {
-		err = fmt.Errorf("defense: %s: %w: %d channels, want 1 (grey) or 3 (RGB)", name, robust.ErrShape, c)
+		err = fmt.Errorf("defense: %s: x has %d channels, want 1 (grey) or 3 (RGB): %w", name, c, robust.ErrShape)
 	}
 	return
 }

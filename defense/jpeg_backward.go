@@ -69,7 +69,7 @@ func (p JPEG) ApproxBackward(ctx context.Context, x *tensor.Dense, b robust.Boun
 		return nil, err
 	}
 	if grad == nil || !grad.Shape().Eq(x.Shape()) {
-		return nil, fmt.Errorf("defense: JPEG.ApproxBackward: %w: the gradient must have the input's shape %v", robust.ErrShape, x.Shape())
+		return nil, fmt.Errorf("defense: JPEG.ApproxBackward: the gradient must have the input's shape %v: %w", x.Shape(), robust.ErrShape)
 	}
 	gs, err := tensors.Float64s(grad)
 	if err != nil {

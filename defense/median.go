@@ -82,7 +82,7 @@ func (p Median) Apply(ctx context.Context, x *tensor.Dense, b robust.Bounds, _ u
 	}
 	s := p.size()
 	if s > h || s > w {
-		return nil, fmt.Errorf("defense: Median: %w: window %d larger than the %dx%d image", robust.ErrShape, s, h, w)
+		return nil, fmt.Errorf("defense: Median: window %d larger than the %dx%d image: %w", s, h, w, robust.ErrShape)
 	}
 	lo := -s / 2
 	out := make([]float32, len(d))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 
 	"gorgonia.org/tensor"
 
@@ -44,6 +45,25 @@ type DifferentiablePreprocessor interface {
 	// Neither x nor grad is modified.
 	Backward(ctx context.Context, x *tensor.Dense, b robust.Bounds, seed uint64, grad *tensor.Dense) (*tensor.Dense, error)
 }
+
+// stageErr places the error of stage j of a chain:
+// "defense: Chain[1]: JPEG.Quality = 101, want ...: robust: invalid configuration".
+func stageErr(j int, err error) error {
+	return &placed{where: fmt.Sprintf("Chain[%d]: ", j), err: err}
+}
+
+// placed is an error of this package prefixed, after "defense: ", with
+// where it happened.
+type placed struct {
+	where string
+	err   error
+}
+
+func (e *placed) Error() string {
+	return "defense: " + e.where + strings.TrimPrefix(e.err.Error(), "defense: ")
+}
+
+func (e *placed) Unwrap() error { return e.err }
 
 // configErr reports an invalid parameter, wrapping robust.ErrConfig.
 func configErr(format string, args ...any) error {

@@ -90,7 +90,7 @@ var _ robust.Differentiable = (*Protected)(nil)
 // Cost per call: one preprocessing pass and one model call per draw.
 func Protect(model robust.Classifier, opts *Options, ps ...Preprocessor) (*Protected, error) {
 	if model == nil {
-		return nil, configErr("Protect: nil model")
+		return nil, configErr("Protect: model = nil, want a model")
 	}
 	if err := model.Bounds().Validate(); err != nil {
 		return nil, fmt.Errorf("defense: Protect: model: %w", err)
@@ -113,7 +113,7 @@ func Protect(model robust.Classifier, opts *Options, ps ...Preprocessor) (*Prote
 	}
 	c := Chain(append([]Preprocessor(nil), ps...))
 	if err := c.Validate(); err != nil {
-		return nil, fmt.Errorf("Protect: %w", err)
+		return nil, err
 	}
 	return &Protected{model: model, chain: c, random: c.Randomized(), opts: o}, nil
 }
@@ -211,7 +211,7 @@ func (p *Protected) LossGrad(ctx context.Context, x *tensor.Dense, obj robust.Ob
 		}
 		gd, err := tensors.Float64s(g)
 		if err != nil || len(gd) != x.Shape().TotalSize() || len(l) != n {
-			return nil, nil, fmt.Errorf("defense: Protected.LossGrad: %w: model returned %d losses and gradient shape %v for %d inputs of shape %v", robust.ErrShape, len(l), g.Shape(), n, x.Shape())
+			return nil, nil, fmt.Errorf("defense: Protected.LossGrad: model returned %d losses and gradient shape %v for %d inputs of shape %v: %w", len(l), g.Shape(), n, x.Shape(), robust.ErrShape)
 		}
 		if loss == nil {
 			loss, grad = make([]float64, n), make([]float64, len(gd))
@@ -236,7 +236,7 @@ func (p *Protected) LossGrad(ctx context.Context, x *tensor.Dense, obj robust.Ob
 // logitRows checks that z is an N x k tensor and returns its values.
 func logitRows(z *tensor.Dense, k int) ([]float64, error) {
 	if s := z.Shape(); len(s) != 2 || s[1] != k {
-		return nil, fmt.Errorf("%w: logits shape %v, want N x %d", robust.ErrShape, s, k)
+		return nil, fmt.Errorf("logits shape %v, want N x %d: %w", s, k, robust.ErrShape)
 	}
 	return tensors.Float64s(z)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"strings"
 	"sync"
 	"testing"
 
@@ -257,5 +258,23 @@ func TestProtectErrors(t *testing.T) {
 	}
 	if _, _, err := p.LossGrad(ctx, x, robust.Objective{Kind: robust.CrossEntropy, Labels: y[:2]}); !errors.Is(err, robust.ErrShape) {
 		t.Errorf("short labels: err = %v", err)
+	}
+}
+
+// TestErrorShape: errors say "defense: Type.Field = value, want ...", with
+// a chain stage's place, and wrap robust.ErrConfig.
+func TestErrorShape(t *testing.T) {
+	m, _, _ := blobs(t, 4)
+	for _, tc := range []struct {
+		ps  []Preprocessor
+		msg string
+	}{
+		{[]Preprocessor{JPEG{Quality: 101}}, "defense: Chain[0]: JPEG.Quality = 101, want a value in [1, 100] (0 means the default 75): robust: invalid configuration"},
+		{[]Preprocessor{JPEG{}, Chain{BitDepth{Bits: 4}, Median{Size: 1}}}, "defense: Chain[1]: Chain[1]: Median.Size = 1, want a value in [2, "},
+	} {
+		_, err := Protect(m, nil, tc.ps...)
+		if !errors.Is(err, robust.ErrConfig) || !strings.HasPrefix(err.Error(), tc.msg) {
+			t.Errorf("got %v, want an error wrapping robust.ErrConfig that starts %q", err, tc.msg)
+		}
 	}
 }

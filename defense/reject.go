@@ -237,12 +237,12 @@ func (r *Rejecting) Score(ctx context.Context, x *tensor.Dense, y []int) (Tally,
 		return Tally{}, err
 	}
 	if len(y) != len(pred) {
-		return Tally{}, fmt.Errorf("defense: Rejecting.Score: %w: %d labels for %d examples", robust.ErrLabel, len(y), len(pred))
+		return Tally{}, fmt.Errorf("defense: Rejecting.Score: %d labels for %d examples: %w", len(y), len(pred), robust.ErrLabel)
 	}
 	var t Tally
 	for i, p := range pred {
 		if y[i] < 0 || y[i] >= r.model.NumClasses() {
-			return Tally{}, fmt.Errorf("defense: Rejecting.Score: %w: label %d = %d, want [0, %d)", robust.ErrLabel, i, y[i], r.model.NumClasses())
+			return Tally{}, fmt.Errorf("defense: Rejecting.Score: y[%d] = %d, want [0, %d): %w", i, y[i], r.model.NumClasses(), robust.ErrLabel)
 		}
 		switch p {
 		case Abstain:

@@ -138,7 +138,7 @@ func (p RandomResizePad) Apply(ctx context.Context, x *tensor.Dense, b robust.Bo
 // respect to one channel of x is My^T grad Mx.
 func (p RandomResizePad) Backward(ctx context.Context, x *tensor.Dense, b robust.Bounds, seed uint64, grad *tensor.Dense) (*tensor.Dense, error) {
 	if grad == nil || !grad.Shape().Eq(x.Shape()) {
-		return nil, fmt.Errorf("defense: RandomResizePad.Backward: %w: gradient and input shapes differ", robust.ErrShape)
+		return nil, fmt.Errorf("defense: RandomResizePad.Backward: the gradient must have the input's shape %v: %w", x.Shape(), robust.ErrShape)
 	}
 	if _, _, err := tensors.Images(grad); err != nil {
 		return nil, fmt.Errorf("defense: RandomResizePad.Backward: gradient: %w", err)

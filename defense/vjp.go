@@ -43,7 +43,7 @@ func logitsVJP(ctx context.Context, m robust.Differentiable, x *tensor.Dense, g 
 			return nil, err
 		}
 		if len(out) != len(d) {
-			return nil, fmt.Errorf("%w: model returned a vector-Jacobian product of shape %v for input %v", robust.ErrShape, gr.Shape(), x.Shape())
+			return nil, fmt.Errorf("model returned a vector-Jacobian product of shape %v for input %v: %w", gr.Shape(), x.Shape(), robust.ErrShape)
 		}
 		return out, nil
 	}
@@ -98,7 +98,7 @@ func logitsVJP(ctx context.Context, m robust.Differentiable, x *tensor.Dense, g 
 		return nil, err
 	}
 	if len(gd) != 2*len(d) {
-		return nil, fmt.Errorf("%w: model returned a gradient of shape %v for %v inputs", robust.ErrShape, gr.Shape(), shape)
+		return nil, fmt.Errorf("model returned a gradient of shape %v for %v inputs: %w", gr.Shape(), shape, robust.ErrShape)
 	}
 	out := make([]float64, len(d))
 	for i := 0; i < n; i++ {
