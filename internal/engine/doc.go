@@ -29,8 +29,8 @@
 // # Kernels
 //
 // Convolution, dense layers, ReLU, max pooling, dropout and reshapes are
-// custom ops (conv.go, dense.go, elementwise.go, maxpool.go) over package
-// gemm's SIMD GEMM: a convolution is one GEMM of the batch's receptive
+// custom ops (conv.go, whose receptive-field layouts are in im2col.go;
+// dense.go, elementwise.go, maxpool.go) over package gemm's SIMD GEMM: a convolution is one GEMM of the batch's receptive
 // fields (N*oh*ow x Cin*k*k) with the transposed weights, a ReLU after a
 // convolution or dense layer is fused into its bias epilogue, and between
 // two convolutions activations stay position-major (NHWC) so that the

@@ -53,10 +53,6 @@ var testArchs = []struct {
 	layers func() (Shape, []Layer)
 }{{"every-layer", testLayers}, {"fused", fusedLayers}}
 
-func newTestNet(t *testing.T, dt tensor.Dtype, workers int) *Net {
-	return newArchNet(t, testLayers, dt, workers)
-}
-
 func newArchNet(t testing.TB, arch func() (Shape, []Layer), dt tensor.Dtype, workers int) *Net {
 	t.Helper()
 	in, layers := arch()
@@ -109,10 +105,6 @@ func ceLoss(labels []int, w float64) func(row0 int, z []float64, n, k int, loss,
 		}
 		return nil
 	}
-}
-
-func randomInput(dt tensor.Dtype, n int, seed uint64) *tensor.Dense {
-	return archInput(testLayers, dt, n, seed)
 }
 
 func archInput(arch func() (Shape, []Layer), dt tensor.Dtype, n int, seed uint64) *tensor.Dense {
