@@ -220,8 +220,8 @@ func (s Spec) infer() ([]engine.Layer, []engine.ParamInfo, error) {
 		if l == nil {
 			return nil, nil, specErr("Spec.Layers[%d] is nil", i)
 		}
-		if err := checkLayer(l); err != nil {
-			return nil, nil, specErr("Spec.Layers[%d] (%s): %v", i, layerName(l), err)
+		if bad := checkLayer(l); bad != "" {
+			return nil, nil, specErr("Spec.Layers[%d] (%s): %s", i, layerName(l), bad)
 		}
 		layers[i] = withDefaults(l).engineLayer()
 	}
@@ -248,35 +248,36 @@ func (s Spec) infer() ([]engine.Layer, []engine.ParamInfo, error) {
 	return layers, params, nil
 }
 
-// checkLayer checks one layer's fields against the limits of this package;
-// its error names the field ("Stride = -1, want ...").
-func checkLayer(l Layer) error {
+// checkLayer checks one layer's fields against the limits of this package
+// and returns what is wrong, naming the field ("Stride = -1, want ..."), or
+// "" when nothing is.
+func checkLayer(l Layer) string {
 	switch l := l.(type) {
 	case Normalize:
 		if len(l.Mean) != len(l.Std) || len(l.Mean) == 0 || len(l.Mean) > MaxChannels {
-			return fmt.Errorf("Mean has %d values and Std %d, want one of each per input channel (at most %d)", len(l.Mean), len(l.Std), MaxChannels)
+			return fmt.Sprintf("Mean has %d values and Std %d, want one of each per input channel (at most %d)", len(l.Mean), len(l.Std), MaxChannels)
 		}
 		for i := range l.Mean {
 			if math.IsNaN(l.Mean[i]) || math.IsInf(l.Mean[i], 0) {
-				return fmt.Errorf("Mean[%d] = %v, want a finite value", i, l.Mean[i])
+				return fmt.Sprintf("Mean[%d] = %v, want a finite value", i, l.Mean[i])
 			}
 			if !(l.Std[i] > 0) || math.IsInf(l.Std[i], 0) {
-				return fmt.Errorf("Std[%d] = %v, want a finite value > 0", i, l.Std[i])
+				return fmt.Sprintf("Std[%d] = %v, want a finite value > 0", i, l.Std[i])
 			}
 		}
 	case Conv2D:
 		if l.Out < 1 || l.Out > MaxChannels {
-			return fmt.Errorf("Out = %d, want [1, %d]", l.Out, MaxChannels)
+			return fmt.Sprintf("Out = %d, want [1, %d]", l.Out, MaxChannels)
 		}
-		if err := checkWindow(l.Kernel, l.Stride, "1"); err != nil {
-			return err
+		if bad := checkWindow(l.Kernel, l.Stride, "1"); bad != "" {
+			return bad
 		}
 		if l.Pad < 0 || l.Pad >= l.Kernel {
-			return fmt.Errorf("Pad = %d, want [0, Kernel) = [0, %d)", l.Pad, l.Kernel)
+			return fmt.Sprintf("Pad = %d, want [0, Kernel) = [0, %d)", l.Pad, l.Kernel)
 		}
 	case Dense:
 		if l.Out < 1 || l.Out > MaxFeatures {
-			return fmt.Errorf("Out = %d, want [1, %d]", l.Out, MaxFeatures)
+			return fmt.Sprintf("Out = %d, want [1, %d]", l.Out, MaxFeatures)
 		}
 	case MaxPool2D:
 		return checkWindow(l.Kernel, l.Stride, "Kernel")
@@ -284,24 +285,24 @@ func checkLayer(l Layer) error {
 		return checkWindow(l.Kernel, l.Stride, "Kernel")
 	case Dropout:
 		if !(l.P >= 0 && l.P < 1) {
-			return fmt.Errorf("P = %v, want [0, 1)", l.P)
+			return fmt.Sprintf("P = %v, want [0, 1)", l.P)
 		}
 	case ReLU, Flatten:
 	default:
-		return fmt.Errorf("unknown layer type %T, want one of Normalize, Conv2D, Dense, ReLU, MaxPool2D, AvgPool2D, Flatten, Dropout", l)
+		return fmt.Sprintf("unknown layer type %T, want one of Normalize, Conv2D, Dense, ReLU, MaxPool2D, AvgPool2D, Flatten, Dropout", l)
 	}
-	return nil
+	return ""
 }
 
 // checkWindow checks a kernel and a stride whose zero value means def.
-func checkWindow(kernel, stride int, def string) error {
+func checkWindow(kernel, stride int, def string) string {
 	if kernel < 1 || kernel > MaxKernel {
-		return fmt.Errorf("Kernel = %d, want [1, %d]", kernel, MaxKernel)
+		return fmt.Sprintf("Kernel = %d, want [1, %d]", kernel, MaxKernel)
 	}
 	if stride < 0 || stride > MaxKernel {
-		return fmt.Errorf("Stride = %d, want [0, %d] (0 means %s)", stride, MaxKernel, def)
+		return fmt.Sprintf("Stride = %d, want [0, %d] (0 means %s)", stride, MaxKernel, def)
 	}
-	return nil
+	return ""
 }
 
 type specJSON struct {
