@@ -117,7 +117,8 @@ func cloneSpec(s Spec) Spec {
 	return out
 }
 
-// Spec returns a copy of the model's architecture.
+// Spec returns a copy of the model's architecture, with every default
+// stated (a Conv2D Stride of 0 in the Spec given to New reads 1 here).
 func (m *Model) Spec() Spec { return cloneSpec(m.spec) }
 
 // NumClasses is the number of logits.

@@ -196,7 +196,9 @@ func (s Spec) bounds() robust.Bounds {
 }
 
 // Validate checks every layer against the limits of this package and infers
-// shapes; it returns an error wrapping ErrSpec that names the first problem.
+// shapes; it returns an error wrapping ErrSpec that names the first problem
+// ("nn: Spec.Layers[2] (Dense): needs a flat input, ..."). Zero fields that
+// have a documented default are valid.
 func (s Spec) Validate() error {
 	_, _, err := s.infer()
 	return err
