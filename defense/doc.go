@@ -36,8 +36,8 @@
 // A defended model's robustness must never be measured with gradients that
 // the defense breaks (REFERENCES.md, pitfall 7; Athalye, Carlini and
 // Wagner, "Obfuscated Gradients Give a False Sense of Security", ICML 2018,
-// https://arxiv.org/abs/1802.00420). Protected.LossGrad therefore returns,
-// by default, the model's gradient at the preprocessed input carried back
+// https://arxiv.org/abs/1802.00420). Protected.LossGrad therefore returns
+// the model's gradient at the preprocessed input carried back
 // through every stage: by the stage's exact backward pass when it has one
 // (DifferentiablePreprocessor: RandomResizePad), by the backward pass of a
 // differentiable approximation when it offers one (ApproximatedPreprocessor:
