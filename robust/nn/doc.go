@@ -140,7 +140,9 @@
 //	nn.Dropout(p)                          Dropout{P: p}                 none
 //
 // Conv2d layers must have a bias, a square kernel, zero padding, dilation 1
-// and groups 1; pooling layers no padding. A normalisation done in the data
+// and groups 1; pooling layers no padding. PyTorch's default strides are the
+// zero values' defaults: Conv2D{Out: out, Kernel: k} is nn.Conv2d(in, out,
+// k), MaxPool2D{Kernel: k} is nn.MaxPool2d(k). A normalisation done in the data
 // pipeline goes into a Normalize layer at the start of the Spec; its index
 // then shifts every later one, which ImportOptions.Rename undoes, as
 // ImportOptions.Prefix handles a Sequential held in a module's attribute.
