@@ -65,7 +65,7 @@ func keygen(args []string) error {
 	key := fs.String("key", "model.key", "private key file to create (mode 0600)")
 	pub := fs.String("pub", "model.pub", "public key file to create")
 	fs.Parse(args)
-	pk, sk, err := nn.GenerateKey(nil)
+	pk, sk, err := ed25519.GenerateKey(nil) // nil: crypto/rand
 	if err != nil {
 		return err
 	}

@@ -108,7 +108,7 @@
 // To accept only models from a known author, set LoadOptions.PublicKey and
 // RequireSignature.
 //
-// Keys are Ed25519 (GenerateKey). Public keys are stored as PEM "PUBLIC
+// Keys are Ed25519 (crypto/ed25519.GenerateKey). Public keys are stored as PEM "PUBLIC
 // KEY" blocks (PKIX), private keys as unencrypted PEM "PRIVATE KEY" blocks
 // (PKCS #8), the formats OpenSSL uses: `openssl genpkey -algorithm ed25519
 // -out model.key` and `openssl pkey -in model.key -pubout -out model.pub`

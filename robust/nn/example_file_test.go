@@ -2,6 +2,7 @@ package nn_test
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"os"
@@ -10,9 +11,9 @@ import (
 )
 
 func ExampleLoad() {
-	// A fixed seed makes the example reproducible; pass nil to GenerateKey
-	// for a real key.
-	pub, priv, err := nn.GenerateKey(bytes.NewReader(make([]byte, 32)))
+	// A fixed seed makes the example reproducible; pass nil to
+	// ed25519.GenerateKey for a real key (from crypto/rand).
+	pub, priv, err := ed25519.GenerateKey(bytes.NewReader(make([]byte, 32)))
 	if err != nil {
 		panic(err)
 	}

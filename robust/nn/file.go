@@ -82,7 +82,7 @@ func Save(w io.Writer, m *Model, opts *SaveOptions) error {
 			return errorf(robust.ErrConfig, "SaveOptions.PrivateKey has %d bytes, want %d (an Ed25519 private key)", len(o.PrivateKey), ed25519.PrivateKeySize)
 		}
 		if !ed25519.NewKeyFromSeed(o.PrivateKey.Seed()).Equal(o.PrivateKey) {
-			return errorf(robust.ErrConfig, "SaveOptions.PrivateKey: public half does not match the seed, want a key from GenerateKey or ReadPrivateKey")
+			return errorf(robust.ErrConfig, "SaveOptions.PrivateKey: public half does not match the seed, want a key from ed25519.GenerateKey or ReadPrivateKey")
 		}
 	}
 	spec, err := json.Marshal(m.Spec())

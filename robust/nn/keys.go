@@ -27,18 +27,6 @@ const (
 	pemPrivateKey = "PRIVATE KEY"
 )
 
-// GenerateKey generates an Ed25519 key pair for signing model files, with
-// entropy from rand; nil means crypto/rand. Unlike the model seeds of this
-// package, nil does not mean a fixed seed: a signing key must be secret.
-// A deterministic rand gives a deterministic key, for tests.
-func GenerateKey(rand io.Reader) (ed25519.PublicKey, ed25519.PrivateKey, error) {
-	pub, priv, err := ed25519.GenerateKey(rand)
-	if err != nil {
-		return nil, nil, fmt.Errorf("nn: generating a key: %w", err)
-	}
-	return pub, priv, nil
-}
-
 // WritePublicKey writes pub as a PEM "PUBLIC KEY" block holding its PKIX
 // encoding.
 func WritePublicKey(w io.Writer, pub ed25519.PublicKey) error {

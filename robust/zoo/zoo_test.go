@@ -116,7 +116,7 @@ func TestTamperedRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A fixed seed: any key but the release key will do.
-	_, priv, err := nn.GenerateKey(bytes.NewReader(make([]byte, ed25519.SeedSize)))
+	_, priv, err := ed25519.GenerateKey(bytes.NewReader(make([]byte, ed25519.SeedSize)))
 	if err != nil {
 		t.Fatal(err)
 	}
