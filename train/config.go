@@ -14,7 +14,7 @@ import (
 // Model is what Fit trains; *nn.Model implements it.
 type Model interface {
 	robust.Differentiable
-	Step(ctx context.Context, x *tensor.Dense, loss nn.TrainLoss) (nn.StepResult, error)
+	TrainStep(ctx context.Context, x *tensor.Dense, loss nn.TrainLoss) (nn.StepResult, error)
 	Update(fn func(ps []nn.Param) error) error
 	Params() []nn.Param
 	SetParams(ps []nn.Param) error

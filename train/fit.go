@@ -302,7 +302,7 @@ func (r *run) batch(ctx context.Context, idx []int, lr float64) (float64, float6
 		}
 		loss = nn.TrainLoss{Kind: nn.TRADES, Labels: y, Adv: adv, Beta: c.TRADES.Beta, Seed: loss.Seed}
 	}
-	res, err := m.Step(ctx, in, loss)
+	res, err := m.TrainStep(ctx, in, loss)
 	if errors.Is(err, robust.ErrNonFinite) {
 		return 0, 0, r.nonFinite("training input")
 	}
@@ -311,7 +311,7 @@ func (r *run) batch(ctx context.Context, idx []int, lr float64) (float64, float6
 	}
 	total, grads := res.Loss, toFloat64s(res.Grads)
 	if cleanLoss != nil {
-		cres, err := m.Step(ctx, x, *cleanLoss)
+		cres, err := m.TrainStep(ctx, x, *cleanLoss)
 		if err != nil {
 			return 0, 0, fmt.Errorf("train: clean step at epoch %d, batch %d: %w", st.Epoch, st.Batch, err)
 		}

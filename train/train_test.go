@@ -189,8 +189,8 @@ type nanGrads struct {
 	at, calls int
 }
 
-func (m *nanGrads) Step(ctx context.Context, x *tensor.Dense, l nn.TrainLoss) (nn.StepResult, error) {
-	r, err := m.Model.Step(ctx, x, l)
+func (m *nanGrads) TrainStep(ctx context.Context, x *tensor.Dense, l nn.TrainLoss) (nn.StepResult, error) {
+	r, err := m.Model.TrainStep(ctx, x, l)
 	if m.calls == m.at {
 		r.Grads[0].Value.Data().([]float32)[0] = float32(math.NaN())
 	}
