@@ -3,7 +3,7 @@ package data
 import (
 	"fmt"
 	"math"
-	"slices"
+	"math/rand/v2"
 
 	"github.com/gorobust/gorobust/robust"
 )
@@ -27,11 +27,50 @@ func Subset(ds *Dataset, idx []int) (*Dataset, error) {
 	return &v, nil
 }
 
+// holdoutStream is the PCG stream of Holdout's draw; see shuffleStream.
+const holdoutStream = 0x7a11
+
+// Holdout draws held of the indices 0..n-1 uniformly at random and returns
+// the others (rest) and the drawn ones (heldOut), each in increasing order:
+// the first held entries of rand.New(rand.NewPCG(seed, 0x7a11)).Perm(n).
+// It is the one hold-out of gorobust: Split and train.Trainer's Validation
+// both use it, so the same seed holds out the same examples. held must be
+// in [0, n]; held 0 gives all indices in rest and a nil heldOut without
+// drawing.
+func Holdout(n, held int, seed uint64) (rest, heldOut []int, err error) {
+	if n < 0 || held < 0 || held > n {
+		return nil, nil, fmt.Errorf("%w: Holdout of %d from %d examples, want 0 <= held <= n", robust.ErrConfig, held, n)
+	}
+	if held == 0 {
+		rest = make([]int, n)
+		for i := range rest {
+			rest[i] = i
+		}
+		return rest, nil, nil
+	}
+	perm := rand.New(rand.NewPCG(seed, holdoutStream)).Perm(n)
+	isHeld := make([]bool, n)
+	for _, i := range perm[:held] {
+		isHeld[i] = true
+	}
+	rest, heldOut = make([]int, 0, n-held), make([]int, 0, held)
+	for i, h := range isHeld {
+		if h {
+			heldOut = append(heldOut, i)
+		} else {
+			rest = append(rest, i)
+		}
+	}
+	return rest, heldOut, nil
+}
+
 // Split divides ds into two disjoint views that together cover it: rest
 // with ds.Len()-holdout examples and held with holdout examples drawn
-// uniformly at random, as for a train/validation split. The draw depends
-// only on seed (through NewRand); each part keeps the order of ds. holdout
-// must be in [1, ds.Len()-1].
+// uniformly at random, as for a train/validation split. The draw is
+// Holdout's, so it depends only on seed and holds out the examples that
+// train.Trainer's Validation holds out for the same seed and size. Each part
+// keeps the order of ds, so a split is a plain selection and reads the base
+// pixels in increasing order. holdout must be in [1, ds.Len()-1].
 func Split(ds *Dataset, holdout int, seed uint64) (rest, held *Dataset, err error) {
 	if ds == nil {
 		return nil, nil, fmt.Errorf("%w: Split of a nil Dataset", robust.ErrConfig)
@@ -41,12 +80,10 @@ func Split(ds *Dataset, holdout int, seed uint64) (rest, held *Dataset, err erro
 		return nil, nil, fmt.Errorf("%w: Split holdout must be in [1, %d] for %d examples, got %d",
 			robust.ErrConfig, n-1, n, holdout)
 	}
-	perm := NewRand(seed).Perm(n)
-	h, r := perm[:holdout], perm[holdout:]
-	// Sorting keeps each part in the order of ds, so a split is a plain
-	// selection and reads the base pixels in increasing order.
-	slices.Sort(h)
-	slices.Sort(r)
+	r, h, err := Holdout(n, holdout, seed)
+	if err != nil {
+		return nil, nil, err
+	}
 	if rest, err = Subset(ds, r); err != nil {
 		return nil, nil, err
 	}

@@ -33,7 +33,7 @@ func TestSGDTrainsReferenceCNNOnMNIST(t *testing.T) {
 	}
 	ctx := context.Background()
 	start := time.Now()
-	batches, err := data.Batches(train.Len(), 64, data.NewRand(1), false)
+	batches, err := data.Batches(train.Len(), 64, data.EpochRand(1, 0), false)
 	if err != nil {
 		t.Fatal(err)
 	}
