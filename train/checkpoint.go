@@ -44,7 +44,7 @@ type checkpointFile struct {
 
 func fingerprintOf(c Trainer, n int, m Model) fingerprint {
 	return fingerprint{
-		Method: c.Method.String(), Epochs: c.Epochs, BatchSize: c.BatchSize, Seed: c.Seed,
+		Method: c.Method.methodName(), Epochs: c.Epochs, BatchSize: c.BatchSize, Seed: c.Seed,
 		Examples: n, Validation: c.Validation, Optimizer: c.Optimizer.name(), Params: m.ParamInfos(),
 	}
 }
