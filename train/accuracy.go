@@ -2,7 +2,6 @@ package train
 
 import (
 	"context"
-	"fmt"
 
 	"gorgonia.org/tensor"
 
@@ -15,7 +14,7 @@ import (
 // mistakes count as not robust).
 func Accuracy(ctx context.Context, m robust.Classifier, ds robust.Dataset, idx []int, atk robust.Attack, batch int) (clean, rob float64, err error) {
 	if len(idx) == 0 || batch < 1 {
-		return 0, 0, fmt.Errorf("%w: train: Accuracy of %d examples in batches of %d", robust.ErrConfig, len(idx), batch)
+		return 0, 0, configErr("Accuracy of %d examples in batches of %d, want at least one example and a batch >= 1", len(idx), batch)
 	}
 	nc, nr := 0, 0
 	for a := 0; a < len(idx); a += batch {

@@ -19,10 +19,10 @@ import (
 // its length, so appending to one batch never overwrites another.
 func Batches(n, size int, rng *rand.Rand, dropLast bool) ([][]int, error) {
 	if n < 0 {
-		return nil, fmt.Errorf("%w: Batches of %d examples, want >= 0", robust.ErrConfig, n)
+		return nil, fmt.Errorf("data: Batches n = %d examples, want >= 0: %w", n, robust.ErrConfig)
 	}
 	if size < 1 {
-		return nil, fmt.Errorf("%w: batch size must be >= 1, got %d", robust.ErrConfig, size)
+		return nil, fmt.Errorf("data: Batches size = %d, want >= 1: %w", size, robust.ErrConfig)
 	}
 	perm := make([]int, n)
 	for i := range perm {

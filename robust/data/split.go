@@ -14,7 +14,7 @@ import (
 // it costs one int per example and the caller may reuse idx.
 func Subset(ds *Dataset, idx []int) (*Dataset, error) {
 	if ds == nil {
-		return nil, fmt.Errorf("%w: Subset of a nil Dataset", robust.ErrConfig)
+		return nil, fmt.Errorf("data: Subset of a nil Dataset, want a Dataset: %w", robust.ErrConfig)
 	}
 	if err := ds.checkIndices("Subset", idx); err != nil {
 		return nil, err
@@ -39,7 +39,7 @@ const holdoutStream = 0x7a11
 // drawing.
 func Holdout(n, held int, seed uint64) (rest, heldOut []int, err error) {
 	if n < 0 || held < 0 || held > n {
-		return nil, nil, fmt.Errorf("%w: Holdout of %d from %d examples, want 0 <= held <= n", robust.ErrConfig, held, n)
+		return nil, nil, fmt.Errorf("data: Holdout held = %d of n = %d examples, want 0 <= held <= n: %w", held, n, robust.ErrConfig)
 	}
 	if held == 0 {
 		rest = make([]int, n)
@@ -73,12 +73,12 @@ func Holdout(n, held int, seed uint64) (rest, heldOut []int, err error) {
 // pixels in increasing order. holdout must be in [1, ds.Len()-1].
 func Split(ds *Dataset, holdout int, seed uint64) (rest, held *Dataset, err error) {
 	if ds == nil {
-		return nil, nil, fmt.Errorf("%w: Split of a nil Dataset", robust.ErrConfig)
+		return nil, nil, fmt.Errorf("data: Split of a nil Dataset, want a Dataset: %w", robust.ErrConfig)
 	}
 	n := ds.Len()
 	if holdout < 1 || holdout > n-1 {
-		return nil, nil, fmt.Errorf("%w: Split holdout must be in [1, %d] for %d examples, got %d",
-			robust.ErrConfig, n-1, n, holdout)
+		return nil, nil, fmt.Errorf("data: Split holdout = %d of %d examples, want [1, %d]: %w",
+			holdout, n, n-1, robust.ErrConfig)
 	}
 	r, h, err := Holdout(n, holdout, seed)
 	if err != nil {
@@ -97,10 +97,10 @@ func Split(ds *Dataset, holdout int, seed uint64) (rest, held *Dataset, err erro
 // fraction must be in (0, 1) and give a holdout in [1, ds.Len()-1].
 func SplitFraction(ds *Dataset, fraction float64, seed uint64) (rest, held *Dataset, err error) {
 	if ds == nil {
-		return nil, nil, fmt.Errorf("%w: SplitFraction of a nil Dataset", robust.ErrConfig)
+		return nil, nil, fmt.Errorf("data: SplitFraction of a nil Dataset, want a Dataset: %w", robust.ErrConfig)
 	}
 	if !(fraction > 0 && fraction < 1) {
-		return nil, nil, fmt.Errorf("%w: SplitFraction fraction must be in (0, 1), got %v", robust.ErrConfig, fraction)
+		return nil, nil, fmt.Errorf("data: SplitFraction fraction = %v, want (0, 1): %w", fraction, robust.ErrConfig)
 	}
 	return Split(ds, int(math.Round(fraction*float64(ds.Len()))), seed)
 }
