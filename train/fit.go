@@ -222,8 +222,7 @@ func (r *run) batch(ctx context.Context, idx []int, lr float64) (float64, float6
 		loss = nn.TrainLoss{Kind: nn.SoftTargets, Soft: sd.Soft(idx), Seed: loss.Seed}
 	}
 	in := x
-	var cleanLoss *nn.TrainLoss
-	cleanFraction := 0.0
+	cleanLoss, cleanFraction := loss, 0.0 // Adversarial's weighted clean step
 	switch meth := c.Method.(type) {
 	case Standard:
 		loss.Temperature = meth.Temperature
@@ -235,10 +234,7 @@ func (r *run) batch(ctx context.Context, idx []int, lr float64) (float64, float6
 		if in, err = a.Perturb(ctx, m, x, y); err != nil {
 			return 0, 0, fmt.Errorf("train: attack at epoch %d, batch %d: %w", st.Epoch, st.Batch, err)
 		}
-		if meth.CleanFraction > 0 {
-			cl := loss
-			cleanLoss, cleanFraction = &cl, meth.CleanFraction
-		}
+		cleanFraction = meth.CleanFraction
 	case TRADES:
 		adv, err := meth.adversary(ctx, m, x, mix.Stream(r.seed(), streamTRADES, step))
 		if err != nil {
@@ -254,8 +250,8 @@ func (r *run) batch(ctx context.Context, idx []int, lr float64) (float64, float6
 		return 0, 0, fmt.Errorf("train: step at epoch %d, batch %d: %w", st.Epoch, st.Batch, err)
 	}
 	total, grads := res.Loss, toFloat64s(res.Grads)
-	if cleanLoss != nil {
-		cres, err := m.TrainStep(ctx, x, *cleanLoss)
+	if cleanFraction > 0 {
+		cres, err := m.TrainStep(ctx, x, cleanLoss)
 		if err != nil {
 			return 0, 0, fmt.Errorf("train: clean step at epoch %d, batch %d: %w", st.Epoch, st.Batch, err)
 		}
