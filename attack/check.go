@@ -95,6 +95,26 @@ func lossKind(k robust.ObjectiveKind, targeted bool) robust.ObjectiveKind {
 // prepare checks a call's model, inputs and labels and returns the problem
 // the attack works on. targets is nil for an untargeted call.
 func prepare(name string, m robust.Classifier, x *tensor.Dense, y, targets []int, targeted bool) (*problem, error) {
+	p, err := prepareInputs(name, m, x)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkClasses(name, "y", y, p.n, p.k); err != nil {
+		return nil, err
+	}
+	p.labels = y
+	if targeted {
+		if err := checkClasses(name, "targets", targets, p.n, p.k); err != nil {
+			return nil, err
+		}
+		p.targets = targets
+	}
+	return p, nil
+}
+
+// prepareInputs checks a call's model and inputs and returns the problem
+// without labels, for a caller-given objective (PGD.Ascend).
+func prepareInputs(name string, m robust.Classifier, x *tensor.Dense) (*problem, error) {
 	if m == nil {
 		return nil, configErr("%s: nil model", name)
 	}
@@ -110,20 +130,8 @@ func prepare(name string, m robust.Classifier, x *tensor.Dense, y, targets []int
 	if k < 2 {
 		return nil, configErr("%s: model has %d classes, want >= 2", name, k)
 	}
-	if err := checkClasses(name, "y", y, n, k); err != nil {
-		return nil, err
-	}
-	if targeted {
-		if err := checkClasses(name, "targets", targets, n, k); err != nil {
-			return nil, err
-		}
-	}
 	s := x.Shape()
-	p := &problem{x: xs, n: n, d: len(xs) / n, c: s[1], h: s[2], w: s[3], k: k, bounds: b, labels: y}
-	if targeted {
-		p.targets = targets
-	}
-	return p, nil
+	return &problem{x: xs, n: n, d: len(xs) / n, c: s[1], h: s[2], w: s[3], k: k, bounds: b}, nil
 }
 
 func checkClasses(name, what string, ls []int, n, k int) error {

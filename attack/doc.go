@@ -50,8 +50,11 @@
 // PGD: Madry, Makelov, Schmidt, Tsipras and Vladu, "Towards Deep Learning
 // Models Resistant to Adversarial Attacks", ICLR 2018,
 // https://arxiv.org/abs/1706.06083. LInf or L2. Defaults: 40 steps of
-// 2.5*Eps/Steps, random start uniform in the ball (on), 1 restart. Cost: at
-// most Restarts*Steps LossGrad calls and Restarts Logits calls. Randomized.
+// 2.5*Eps/Steps, random start uniform in the ball (on; GaussianStart makes
+// it x plus small Gaussian noise), 1 restart. Cost: at most Restarts*Steps
+// LossGrad calls and Restarts Logits calls. Randomized. PGD.Ascend runs the
+// same iteration on any robust.Objective the caller gives (TRADES ascends
+// the KL divergence from the clean probabilities with it).
 //
 // APGD: Croce and Hein, "Reliable evaluation of adversarial robustness with
 // an ensemble of diverse parameter-free attacks", ICML 2020,

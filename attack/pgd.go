@@ -33,7 +33,8 @@ const pgdStream = 0x9d9
 // https://arxiv.org/abs/1706.06083) for the robust.LInf and robust.L2 norms.
 //
 // Each run starts at a point drawn uniformly from the Eps ball around x (on
-// by default; see NoRandomStart), clipped to the model's Bounds, then takes
+// by default; see NoRandomStart and GaussianStart), clipped to the model's
+// Bounds, then takes
 // Steps steps of length Step along sign(grad) (robust.LInf) or grad/||grad||_2 (robust.L2,
 // where a zero gradient means no move), projecting onto the ball and
 // clipping to the Bounds after every step. A run returns its last iterate.
@@ -41,6 +42,10 @@ const pgdStream = 0x9d9
 // With Restarts > 1, later runs attack only the examples not yet broken, and
 // each example keeps its worst case: the output of the first run that
 // reaches the goal, otherwise the output of highest loss.
+//
+// Perturb and PerturbTargeted ascend the loss of labels (Loss); Ascend
+// ascends any robust.Objective the caller gives, such as the KL divergence
+// from reference probabilities that TRADES maximises.
 //
 // Cost: at most Restarts * Steps LossGrad calls and Restarts Logits calls,
 // each on at most N examples. Randomized (unless NoRandomStart) and
@@ -65,6 +70,14 @@ type PGD struct {
 	// NoRandomStart starts every run at x itself, as in the basic iterative
 	// method of Kurakin et al. The zero value keeps the random start.
 	NoRandomStart bool
+	// GaussianStart, if > 0, replaces the uniform start: every run starts at
+	// x + GaussianStart * N(0, 1) per value, projected onto the ball and
+	// clipped to the Bounds. A small one (the TRADES reference code uses
+	// 0.001) moves the start just off x, where the gradient of an objective
+	// that x minimises (KL from x's own probabilities) is zero, without
+	// spreading it over the ball. It must be finite and >= 0, and 0 with
+	// NoRandomStart.
+	GaussianStart float64
 	// Loss is the objective family: robust.CrossEntropy, robust.Margin (the
 	// Carlini-Wagner margin) or robust.DLR. If Loss is 0,
 	// robust.CrossEntropy is used. PerturbTargeted ascends the matching
@@ -105,6 +118,12 @@ func (a PGD) Validate() error {
 	}
 	if err := checkOptionalPositive(name, "Step", a.Step, 0); err != nil {
 		return err
+	}
+	if err := checkOptionalPositive(name, "GaussianStart", a.GaussianStart, 0); err != nil {
+		return err
+	}
+	if a.NoRandomStart && a.GaussianStart != 0 {
+		return configErr("%s.GaussianStart = %v with NoRandomStart, want 0: there is no random start to shape", name, a.GaussianStart)
 	}
 	if a.NoRandomStart && a.Restarts > 1 {
 		return configErr("%s.Restarts = %d with NoRandomStart: every run would be identical", name, a.Restarts)
@@ -182,6 +201,65 @@ func (a PGD) perturb(ctx context.Context, m robust.Classifier, x *tensor.Dense, 
 	return p.tensor(b.finalize(p.x, best.adv, p.d)), nil
 }
 
+// Ascend is PGD on a caller-given objective: it raises obj, which must be
+// valid for x's N examples and m's classes (robust.Objective.Validate), and
+// returns an output inside the Eps ball and the Bounds, like Perturb's. An
+// objective alone sets no goal, so no example counts as broken: with
+// Restarts > 1 each example keeps the run of highest objective value (one
+// extra Logits call per run), and StopOnSuccess must be false. Loss is not
+// read. With Restarts 1 and a cross-entropy objective of labels y, Ascend
+// returns what Perturb(ctx, m, x, y) returns.
+//
+// Cost: Restarts * Steps LossGrad calls, plus Restarts Logits calls when
+// Restarts > 1.
+func (a PGD) Ascend(ctx context.Context, m robust.Differentiable, x *tensor.Dense, obj robust.Objective) (*tensor.Dense, error) {
+	const name = "PGD"
+	if err := a.Validate(); err != nil {
+		return nil, err
+	}
+	if a.StopOnSuccess {
+		return nil, configErr("%s.StopOnSuccess = true in Ascend, want false: an objective alone sets no goal to stop at", name)
+	}
+	p, err := prepareInputs(name, m, x)
+	if err != nil {
+		return nil, err
+	}
+	b := ball{norm: orLInf(a.Norm), eps: a.Eps, bounds: p.bounds}
+	if err := checkBudget(name, b.norm, a.Eps, p.bounds, p.d); err != nil {
+		return nil, err
+	}
+	if err := obj.Validate(p.n, p.k); err != nil {
+		return nil, fmt.Errorf("attack: %s: %w", name, err)
+	}
+	rng := newRNG(a.Seed, pgdStream)
+	if a.restarts() == 1 {
+		adv, err := a.run(ctx, m, p, obj, b, rng)
+		if err != nil {
+			return nil, err
+		}
+		return p.tensor(b.finalize(p.x, adv, p.d)), nil
+	}
+	best := newWorst(p.x, p.n, p.d)
+	loss := make([]float64, p.n)
+	for r := 0; r < a.restarts(); r++ {
+		adv, err := a.run(ctx, m, p, obj, b, rng)
+		if err != nil {
+			return nil, err
+		}
+		z, err := p.logits(ctx, m, adv)
+		if err == nil {
+			err = obj.Eval(z, p.n, p.k, loss, nil)
+		}
+		if err != nil {
+			return nil, failed(name, "restart", r+1, err)
+		}
+		for i := range loss {
+			best.offer(i, adv[i*p.d:(i+1)*p.d], loss[i], false)
+		}
+	}
+	return p.tensor(b.finalize(p.x, best.adv, p.d)), nil
+}
+
 // run is one PGD run from a random start; it returns the last iterate.
 func (a PGD) run(ctx context.Context, m robust.Differentiable, p *problem, obj robust.Objective, b ball, rng *rand.Rand) ([]float32, error) {
 	const name = "PGD"
@@ -189,7 +267,13 @@ func (a PGD) run(ctx context.Context, m robust.Differentiable, p *problem, obj r
 	if !a.NoRandomStart {
 		delta := make([]float64, p.d)
 		for i := 0; i < p.n; i++ {
-			uniformBall(b.norm, rng, b.eps, delta)
+			if a.GaussianStart > 0 {
+				for j := range delta {
+					delta[j] = a.GaussianStart * rng.NormFloat64()
+				}
+			} else {
+				uniformBall(b.norm, rng, b.eps, delta)
+			}
 			for j, v := range delta {
 				adv[i*p.d+j] = float32(float64(adv[i*p.d+j]) + v)
 			}

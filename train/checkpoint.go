@@ -44,7 +44,7 @@ type checkpointFile struct {
 
 func fingerprintOf(c Trainer, n int, m Model) fingerprint {
 	return fingerprint{
-		Method: c.Method.String(), Epochs: c.Epochs, BatchSize: c.BatchSize, Seed: c.Seed,
+		Method: c.Method.methodName(), Epochs: c.Epochs, BatchSize: c.BatchSize, Seed: c.Seed,
 		Examples: n, Validation: c.Validation, Optimizer: c.Optimizer.name(), Params: m.ParamInfos(),
 	}
 }
@@ -78,40 +78,40 @@ func loadCheckpoint(path string, c Trainer, n int, m Model, st *state) (bool, er
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&cf); err != nil {
-		return false, fmt.Errorf("%w: %s: %v", ErrCheckpoint, path, err)
+		return false, fmt.Errorf("train: checkpoint %s: %v: %w", path, err, ErrCheckpoint)
 	}
 	if cf.Format != checkpointFormat {
-		return false, fmt.Errorf("%w: %s has format %q, want %q", ErrCheckpoint, path, cf.Format, checkpointFormat)
+		return false, fmt.Errorf("train: checkpoint %s has format %q, want %q: %w", path, cf.Format, checkpointFormat, ErrCheckpoint)
 	}
 	want, _ := json.Marshal(fingerprintOf(c, n, m))
 	got, _ := json.Marshal(cf.Fingerprint)
 	if !bytes.Equal(want, got) {
-		return false, fmt.Errorf("%w: %s was written by another training:\n got %s\nwant %s", ErrCheckpoint, path, got, want)
+		return false, fmt.Errorf("train: checkpoint %s was written by another training:\n got %s\nwant %s: %w", path, got, want, ErrCheckpoint)
 	}
 	ps := m.Params()
 	if len(cf.Weights) != len(ps) || cf.State.Opt == nil || len(cf.State.Opt.Buffers) != len(ps) {
-		return false, fmt.Errorf("%w: %s holds %d weight tensors, model has %d", ErrCheckpoint, path, len(cf.Weights), len(ps))
+		return false, fmt.Errorf("train: checkpoint %s holds %d weight tensors, model has %d: %w", path, len(cf.Weights), len(ps), ErrCheckpoint)
 	}
 	for i := range ps {
 		size := ps[i].Value.Shape().TotalSize()
 		if len(cf.Weights[i]) != size {
-			return false, fmt.Errorf("%w: %s: %s has %d values, want %d", ErrCheckpoint, path, ps[i].Name, len(cf.Weights[i]), size)
+			return false, fmt.Errorf("train: checkpoint %s: %s has %d values, want %d: %w", path, ps[i].Name, len(cf.Weights[i]), size, ErrCheckpoint)
 		}
 		if len(cf.State.Opt.Buffers[i]) != c.Optimizer.buffers() {
-			return false, fmt.Errorf("%w: %s: optimizer state of %s", ErrCheckpoint, path, ps[i].Name)
+			return false, fmt.Errorf("train: checkpoint %s: optimizer state of %s: %w", path, ps[i].Name, ErrCheckpoint)
 		}
 		for _, buf := range cf.State.Opt.Buffers[i] {
 			if len(buf) != size {
-				return false, fmt.Errorf("%w: %s: optimizer state of %s has %d values, want %d", ErrCheckpoint, path, ps[i].Name, len(buf), size)
+				return false, fmt.Errorf("train: checkpoint %s: optimizer state of %s has %d values, want %d: %w", path, ps[i].Name, len(buf), size, ErrCheckpoint)
 			}
 		}
 		ps[i].Value = tensor.New(tensor.WithShape(ps[i].Shape...), tensor.WithBacking(cf.Weights[i]))
 	}
 	if cf.State.Epoch < 0 || cf.State.Epoch > c.Epochs || cf.State.Batch < 0 {
-		return false, fmt.Errorf("%w: %s: epoch %d, batch %d", ErrCheckpoint, path, cf.State.Epoch, cf.State.Batch)
+		return false, fmt.Errorf("train: checkpoint %s: epoch %d, batch %d: %w", path, cf.State.Epoch, cf.State.Batch, ErrCheckpoint)
 	}
 	if err := m.SetParams(ps); err != nil {
-		return false, fmt.Errorf("%w: %s: %v", ErrCheckpoint, path, err)
+		return false, fmt.Errorf("train: checkpoint %s: %v: %w", path, err, ErrCheckpoint)
 	}
 	*st = cf.State
 	return true, nil

@@ -16,23 +16,33 @@ import (
 // "Distillation as a Defense to Adversarial Perturbations against Deep
 // Neural Networks", https://arxiv.org/abs/1511.04508): every example of ds
 // is labelled with softmax(teacher logits / T), and student is trained with
-// tr (Method Standard) on those probabilities with its logits divided by T.
-// The teacher should itself have been trained at temperature T
-// (Trainer.Temperature). Deployed, the student runs at T = 1: its logits are
-// used as they are, which saturates its softmax; the defense's known weakness
-// is that this hides gradients from cross-entropy attacks but not from
-// margin-based ones (Carlini and Wagner 2017).
+// tr on those probabilities with its logits divided by T, that is with
+// Method Standard{Temperature: T}. tr.Method must be nil or a Standard whose
+// Temperature is 0 or T. The teacher should itself have been trained at
+// temperature T (Standard.Temperature). Deployed, the student runs at T = 1:
+// its logits are used as they are, which saturates its softmax; the
+// defense's known weakness is that this hides gradients from cross-entropy
+// attacks but not from margin-based ones (Carlini and Wagner 2017).
 func Distill(ctx context.Context, teacher robust.Classifier, student Model, ds robust.Dataset, temperature float64, tr Trainer) (*History, error) {
-	if !positiveFinite(temperature) {
-		return nil, fmt.Errorf("%w: train: distillation temperature %v, want > 0", robust.ErrConfig, temperature)
+	if !(temperature > 0) || math.IsInf(temperature, 0) {
+		return nil, configErr("Distill temperature = %v, want a finite value > 0", temperature)
 	}
-	if tr.Method != Standard {
-		return nil, fmt.Errorf("%w: train: distillation trains with Method Standard, got %v", robust.ErrConfig, tr.Method)
+	switch m := tr.Method.(type) {
+	case nil:
+	case Standard:
+		if m.Temperature != 0 && m.Temperature != temperature {
+			return nil, configErr("Standard.Temperature = %v differs from the distillation temperature %v, want 0 or %v", m.Temperature, temperature, temperature)
+		}
+	default:
+		return nil, configErr("Trainer.Method = %T, want nil or Standard: distillation trains on the teacher's soft labels", tr.Method)
 	}
-	if tr.Temperature != 0 && tr.Temperature != temperature {
-		return nil, fmt.Errorf("%w: train: Trainer.Temperature %v differs from the distillation temperature %v", robust.ErrConfig, tr.Temperature, temperature)
+	tr.Method = Standard{Temperature: temperature}
+	if teacher == nil {
+		return nil, configErr("Distill teacher = nil, want a model")
 	}
-	tr.Temperature = temperature
+	if err := tr.Validate(); err != nil {
+		return nil, err // before the teacher labels the whole dataset
+	}
 	soft, err := softLabels(ctx, teacher, ds, temperature)
 	if err != nil {
 		return nil, err

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/gorobust/gorobust/robust"
 	"github.com/gorobust/gorobust/robust/nn"
 )
 
@@ -50,13 +49,13 @@ func (Adam) name() string { return "adam" }
 
 func (o SGD) validate() error {
 	if !(o.Momentum >= 0 && o.Momentum < 1) {
-		return fmt.Errorf("%w: SGD.Momentum %v, want [0, 1)", robust.ErrConfig, o.Momentum)
+		return configErr("SGD.Momentum = %v, want a value in [0, 1)", o.Momentum)
 	}
 	if !(o.WeightDecay >= 0) || math.IsInf(o.WeightDecay, 0) {
-		return fmt.Errorf("%w: SGD.WeightDecay %v, want finite and >= 0", robust.ErrConfig, o.WeightDecay)
+		return configErr("SGD.WeightDecay = %v, want a finite value >= 0", o.WeightDecay)
 	}
 	if o.Nesterov && o.Momentum == 0 {
-		return fmt.Errorf("%w: SGD.Nesterov needs Momentum > 0", robust.ErrConfig)
+		return configErr("SGD.Nesterov = true with Momentum 0, want Momentum > 0")
 	}
 	return nil
 }
@@ -76,14 +75,17 @@ func (o Adam) withDefaults() Adam {
 
 func (o Adam) validate() error {
 	d := o.withDefaults()
-	if !(d.Beta1 > 0 && d.Beta1 < 1) || !(d.Beta2 > 0 && d.Beta2 < 1) {
-		return fmt.Errorf("%w: Adam betas (%v, %v), want (0, 1)", robust.ErrConfig, o.Beta1, o.Beta2)
+	if !(d.Beta1 > 0 && d.Beta1 < 1) {
+		return configErr("Adam.Beta1 = %v, want a value in (0, 1) (0 means DefaultAdamBeta1)", o.Beta1)
+	}
+	if !(d.Beta2 > 0 && d.Beta2 < 1) {
+		return configErr("Adam.Beta2 = %v, want a value in (0, 1) (0 means DefaultAdamBeta2)", o.Beta2)
 	}
 	if !(d.Epsilon > 0) || math.IsInf(d.Epsilon, 0) {
-		return fmt.Errorf("%w: Adam.Epsilon %v, want finite and > 0", robust.ErrConfig, o.Epsilon)
+		return configErr("Adam.Epsilon = %v, want a finite value > 0 (0 means DefaultAdamEpsilon)", o.Epsilon)
 	}
 	if !(o.WeightDecay >= 0) || math.IsInf(o.WeightDecay, 0) {
-		return fmt.Errorf("%w: Adam.WeightDecay %v, want finite and >= 0", robust.ErrConfig, o.WeightDecay)
+		return configErr("Adam.WeightDecay = %v, want a finite value >= 0", o.WeightDecay)
 	}
 	return nil
 }

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"math"
 	"sort"
-
-	"github.com/gorobust/gorobust/robust"
 )
 
 // Schedule gives the learning rate at a point of training. t is the number
@@ -62,7 +60,7 @@ func (c Cyclic) LR(t, total float64) float64 {
 
 func checkRate(what string, r float64) error {
 	if !(r >= 0) || math.IsInf(r, 0) {
-		return fmt.Errorf("%w: %s %v, want finite and >= 0", robust.ErrConfig, what, r)
+		return configErr("%s = %v, want a finite value >= 0", what, r)
 	}
 	return nil
 }
@@ -72,14 +70,14 @@ func (c Constant) validate() error {
 		return err
 	}
 	if c.Rate == 0 {
-		return fmt.Errorf("%w: Constant.Rate is 0: training would change nothing", robust.ErrConfig)
+		return configErr("Constant.Rate = 0, want > 0: training would change nothing")
 	}
 	return nil
 }
 
 func (p Piecewise) validate() error {
 	if len(p.Rates) != len(p.Boundaries)+1 {
-		return fmt.Errorf("%w: Piecewise has %d rates for %d boundaries", robust.ErrConfig, len(p.Rates), len(p.Boundaries))
+		return configErr("Piecewise.Rates has %d rates for %d boundaries, want %d", len(p.Rates), len(p.Boundaries), len(p.Boundaries)+1)
 	}
 	for i, r := range p.Rates {
 		if err := checkRate(fmt.Sprintf("Piecewise.Rates[%d]", i), r); err != nil {
@@ -88,7 +86,7 @@ func (p Piecewise) validate() error {
 	}
 	for i := 1; i < len(p.Boundaries); i++ {
 		if !(p.Boundaries[i] > p.Boundaries[i-1]) {
-			return fmt.Errorf("%w: Piecewise.Boundaries must increase", robust.ErrConfig)
+			return configErr("Piecewise.Boundaries[%d] = %v, want > Boundaries[%d] = %v", i, p.Boundaries[i], i-1, p.Boundaries[i-1])
 		}
 	}
 	return nil
@@ -99,10 +97,10 @@ func (c Cyclic) validate() error {
 		return err
 	}
 	if c.Max == 0 {
-		return fmt.Errorf("%w: Cyclic.Max is 0", robust.ErrConfig)
+		return configErr("Cyclic.Max = 0, want > 0: training would change nothing")
 	}
 	if !(c.Peak >= 0 && c.Peak < 1) {
-		return fmt.Errorf("%w: Cyclic.Peak %v, want [0, 1)", robust.ErrConfig, c.Peak)
+		return configErr("Cyclic.Peak = %v, want a value in [0, 1) (0 means DefaultCyclicPeak)", c.Peak)
 	}
 	return nil
 }

@@ -7,8 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
+	"github.com/gorobust/gorobust/attack"
 	"github.com/gorobust/gorobust/robust"
 	"github.com/gorobust/gorobust/robust/data"
 	"github.com/gorobust/gorobust/robust/data/mnist"
@@ -97,7 +99,7 @@ func TestStandardTrainingLearns(t *testing.T) {
 func TestResumeEqualsUninterrupted(t *testing.T) {
 	ds := subset(t, true, 400)
 	base := Trainer{
-		Method: TRADES, TRADES: TRADESConfig{Eps: 0.1, Steps: 2, Beta: 1},
+		Method: TRADES{Eps: 0.1, Steps: 2, Beta: 1},
 		Epochs: 2, BatchSize: 50, Schedule: Cyclic{Max: 0.01}, Seed: 5, Validation: 50,
 	}
 	ref := newModel(t, tinySpec())
@@ -189,8 +191,8 @@ type nanGrads struct {
 	at, calls int
 }
 
-func (m *nanGrads) Step(ctx context.Context, x *tensor.Dense, l nn.TrainLoss) (nn.StepResult, error) {
-	r, err := m.Model.Step(ctx, x, l)
+func (m *nanGrads) TrainStep(ctx context.Context, x *tensor.Dense, l nn.TrainLoss) (nn.StepResult, error) {
+	r, err := m.Model.TrainStep(ctx, x, l)
 	if m.calls == m.at {
 		r.Grads[0].Value.Data().([]float32)[0] = float32(math.NaN())
 	}
@@ -211,9 +213,9 @@ func finiteWeights(t *testing.T, m *nn.Model) {
 
 func TestNonFiniteNeverReachesWeights(t *testing.T) {
 	ds := nanData{Dataset: subset(t, true, 200), poisoned: map[int]bool{17: true}}
-	for _, method := range []Method{Standard, TRADES} {
+	for _, method := range []Method{nil, TRADES{Eps: 0.1, Steps: 1}} {
 		m := newModel(t, tinySpec())
-		tr := Trainer{Method: method, TRADES: TRADESConfig{Eps: 0.1, Steps: 1}, Epochs: 1, BatchSize: 50, Schedule: Constant{Rate: 0.01}}
+		tr := Trainer{Method: method, Epochs: 1, BatchSize: 50, Schedule: Constant{Rate: 0.01}}
 		h, err := tr.Fit(context.Background(), m, ds)
 		if err != nil {
 			t.Fatal(err)
@@ -319,31 +321,82 @@ func TestOptimizerUpdates(t *testing.T) {
 	}
 }
 
+// TestTrainerValidate lists every invalid setting: each must fail Validate
+// with an error in the one shape, "train: Type.Field = value, want ...",
+// wrapping robust.ErrConfig, naming the field.
 func TestTrainerValidate(t *testing.T) {
-	bad := []Trainer{
-		{},
-		{Schedule: Constant{}},
-		{Schedule: Constant{Rate: math.NaN()}},
-		{Method: PGDAT, Schedule: Constant{Rate: 1}},
-		{Method: TRADES, Schedule: Constant{Rate: 1}},
-		{Method: TRADES, TRADES: TRADESConfig{Eps: 0.3}, Temperature: 2, Schedule: Constant{Rate: 1}},
-		{Method: 9, Schedule: Constant{Rate: 1}},
-		{Schedule: Constant{Rate: 1}, CleanFraction: 2},
-		{Schedule: Constant{Rate: 1}, ClipNorm: -1},
-		{Schedule: Constant{Rate: 1}, Optimizer: SGD{Momentum: 1}},
-		{Schedule: Constant{Rate: 1}, Optimizer: Adam{Beta1: 1}},
-		{Schedule: Constant{Rate: 1}, EarlyStop: &EarlyStop{}},
-		{Schedule: Constant{Rate: 1}, EarlyStop: &EarlyStop{Attack: scripted{}, Rollbacks: -1}},
-		{Schedule: Piecewise{Boundaries: []float64{1}, Rates: []float64{1}}},
-		{Schedule: Cyclic{Max: 1, Peak: 1}},
-		{Schedule: Constant{Rate: 1}, Epochs: -1},
+	nan, inf := math.NaN(), math.Inf(1)
+	ok := Constant{Rate: 1}
+	pgd := attack.PGD{Eps: 0.3, Steps: 2}
+	bad := []struct {
+		field string // the field the error must name
+		tr    Trainer
+	}{
+		{"Trainer.Schedule", Trainer{}},
+		{"Constant.Rate", Trainer{Schedule: Constant{}}},
+		{"Constant.Rate", Trainer{Schedule: Constant{Rate: nan}}},
+		{"Piecewise.Rates", Trainer{Schedule: Piecewise{Boundaries: []float64{1}, Rates: []float64{1}}}},
+		{"Piecewise.Rates[1]", Trainer{Schedule: Piecewise{Boundaries: []float64{1}, Rates: []float64{1, -1}}}},
+		{"Piecewise.Boundaries[1]", Trainer{Schedule: Piecewise{Boundaries: []float64{2, 1}, Rates: []float64{1, 1, 1}}}},
+		{"Cyclic.Max", Trainer{Schedule: Cyclic{}}},
+		{"Cyclic.Peak", Trainer{Schedule: Cyclic{Max: 1, Peak: 1}}},
+		{"Trainer.Method", Trainer{Method: &TRADES{Eps: 0.3}, Schedule: ok}},
+		{"Trainer.Method", Trainer{Method: &Standard{}, Schedule: ok}},
+		{"Standard.Temperature", Trainer{Method: Standard{Temperature: -1}, Schedule: ok}},
+		{"Standard.Temperature", Trainer{Method: Standard{Temperature: inf}, Schedule: ok}},
+		{"Adversarial.Attack", Trainer{Method: Adversarial{}, Schedule: ok}},
+		{"Adversarial.Attack", Trainer{Method: Adversarial{Attack: attack.PGD{}}, Schedule: ok}},
+		{"Adversarial.Attack", Trainer{Method: Adversarial{Attack: attack.FGSMRS{Eps: nan}}, Schedule: ok}},
+		{"Adversarial.CleanFraction", Trainer{Method: Adversarial{Attack: pgd, CleanFraction: 2}, Schedule: ok}},
+		{"Adversarial.CleanFraction", Trainer{Method: Adversarial{Attack: pgd, CleanFraction: nan}, Schedule: ok}},
+		{"TRADES.Eps", Trainer{Method: TRADES{}, Schedule: ok}},
+		{"TRADES.Eps", Trainer{Method: TRADES{Eps: inf}, Schedule: ok}},
+		{"TRADES.Steps", Trainer{Method: TRADES{Eps: 0.3, Steps: -1}, Schedule: ok}},
+		{"TRADES.Step", Trainer{Method: TRADES{Eps: 0.3, Step: -0.1}, Schedule: ok}},
+		{"TRADES.Step", Trainer{Method: TRADES{Eps: 0.3, Step: nan}, Schedule: ok}},
+		{"TRADES.Beta", Trainer{Method: TRADES{Eps: 0.3, Beta: -1}, Schedule: ok}},
+		{"TRADES.Beta", Trainer{Method: TRADES{Eps: 0.3, Beta: inf}, Schedule: ok}},
+		{"Trainer.Epochs", Trainer{Schedule: ok, Epochs: -1}},
+		{"Trainer.BatchSize", Trainer{Schedule: ok, BatchSize: -1}},
+		{"SGD.Momentum", Trainer{Schedule: ok, Optimizer: SGD{Momentum: 1}}},
+		{"SGD.WeightDecay", Trainer{Schedule: ok, Optimizer: SGD{WeightDecay: -1}}},
+		{"SGD.Nesterov", Trainer{Schedule: ok, Optimizer: SGD{Nesterov: true}}},
+		{"Adam.Beta1", Trainer{Schedule: ok, Optimizer: Adam{Beta1: 1}}},
+		{"Adam.Beta2", Trainer{Schedule: ok, Optimizer: Adam{Beta2: -0.5}}},
+		{"Adam.Epsilon", Trainer{Schedule: ok, Optimizer: Adam{Epsilon: -1}}},
+		{"Adam.WeightDecay", Trainer{Schedule: ok, Optimizer: Adam{WeightDecay: nan}}},
+		{"Trainer.ClipNorm", Trainer{Schedule: ok, ClipNorm: -1}},
+		{"Trainer.ClipValue", Trainer{Schedule: ok, ClipValue: inf}},
+		{"Trainer.NonFinite", Trainer{Schedule: ok, NonFinite: 7}},
+		{"Trainer.Validation", Trainer{Schedule: ok, Validation: -1}},
+		{"Trainer.CheckpointEvery", Trainer{Schedule: ok, CheckpointEvery: -1, Checkpoint: "c.json"}},
+		{"Trainer.CheckpointEvery", Trainer{Schedule: ok, CheckpointEvery: 5}},
+		{"EarlyStop.Attack", Trainer{Schedule: ok, EarlyStop: &EarlyStop{}}},
+		{"EarlyStop.Attack", Trainer{Schedule: ok, EarlyStop: &EarlyStop{Attack: attack.PGD{Eps: -1}}}},
+		{"EarlyStop.MaxDrop", Trainer{Schedule: ok, EarlyStop: &EarlyStop{Attack: pgd, MaxDrop: 1.5}}},
+		{"EarlyStop.MaxDrop", Trainer{Schedule: ok, EarlyStop: &EarlyStop{Attack: pgd, MaxDrop: nan}}},
+		{"EarlyStop.Rollbacks", Trainer{Schedule: ok, EarlyStop: &EarlyStop{Attack: pgd, Rollbacks: -1}}},
 	}
-	for i, tr := range bad {
-		if err := tr.Validate(); !errors.Is(err, robust.ErrConfig) {
-			t.Errorf("case %d: got %v, want ErrConfig", i, err)
+	for _, c := range bad {
+		err := c.tr.Validate()
+		if !errors.Is(err, robust.ErrConfig) || !strings.HasPrefix(err.Error(), "train: "+c.field) {
+			t.Errorf("%s: got %v, want \"train: %s ...\" wrapping ErrConfig", c.field, err, c.field)
 		}
 	}
-	tr := Trainer{Schedule: Constant{Rate: 1}, Validation: 100}
+	good := []Trainer{
+		{Schedule: ok},
+		{Method: Standard{Temperature: 20}, Schedule: ok},
+		{Method: Adversarial{Attack: attack.FGSMRS{Eps: 0.3}, CleanFraction: 1}, Schedule: ok},
+		{Method: Adversarial{Attack: scripted{}}, Schedule: ok}, // an attack without Validate
+		{Method: TRADES{Eps: 0.3}, Schedule: ok, EarlyStop: &EarlyStop{Attack: pgd}},
+		{Schedule: ok, Checkpoint: "c.json", CheckpointEvery: 5},
+	}
+	for _, tr := range good {
+		if err := tr.Validate(); err != nil {
+			t.Errorf("%+v: %v", tr, err)
+		}
+	}
+	tr := Trainer{Schedule: ok, Validation: 100}
 	if _, err := tr.Fit(context.Background(), newModel(t, tinySpec()), subset(t, true, 100)); !errors.Is(err, robust.ErrConfig) {
 		t.Errorf("Validation >= examples: got %v", err)
 	}
@@ -353,12 +406,12 @@ func TestDistillation(t *testing.T) {
 	const temp = 20
 	ds := subset(t, true, 2000)
 	teacher := newModel(t, tinySpec())
-	tr := Trainer{Epochs: 2, BatchSize: 50, Schedule: Constant{Rate: 0.01}, Temperature: temp, Seed: 1}
+	tr := Trainer{Method: Standard{Temperature: temp}, Epochs: 2, BatchSize: 50, Schedule: Constant{Rate: 0.01}, Seed: 1}
 	if _, err := tr.Fit(context.Background(), teacher, ds); err != nil {
 		t.Fatal(err)
 	}
 	student := newModelWithSeed(t, 2)
-	tr.Temperature = 0
+	tr.Method = nil
 	h, err := Distill(context.Background(), teacher, student, ds, temp, tr)
 	if err != nil {
 		t.Fatal(err)
@@ -372,8 +425,28 @@ func TestDistillation(t *testing.T) {
 	if sAcc < tAcc-0.05 || sAcc < 0.7 {
 		t.Errorf("student accuracy %.3f, teacher %.3f", sAcc, tAcc)
 	}
-	if _, err := Distill(context.Background(), teacher, student, ds, 0, tr); !errors.Is(err, robust.ErrConfig) {
-		t.Errorf("temperature 0: got %v", err)
+	for _, c := range []struct {
+		name   string
+		temp   float64
+		method Method
+	}{
+		{"temperature 0", 0, nil},
+		{"temperature NaN", math.NaN(), nil},
+		{"another Standard temperature", temp, Standard{Temperature: 2}},
+		{"TRADES", temp, TRADES{Eps: 0.1}},
+		{"Adversarial", temp, Adversarial{Attack: scripted{}}},
+	} {
+		bad := tr
+		bad.Method = c.method
+		if _, err := Distill(context.Background(), teacher, student, ds, c.temp, bad); !errors.Is(err, robust.ErrConfig) {
+			t.Errorf("%s: got %v, want ErrConfig", c.name, err)
+		}
+	}
+	// Standard at the distillation temperature is what Distill uses.
+	same := tr
+	same.Method, same.Epochs = Standard{Temperature: temp}, 1
+	if _, err := Distill(context.Background(), teacher, newModelWithSeed(t, 3), subset(t, true, 100), temp, same); err != nil {
+		t.Errorf("Standard{Temperature: %v}: %v", float64(temp), err)
 	}
 }
 

@@ -44,7 +44,7 @@ func run(ctx context.Context, temp float64, epochs, evalN int, eps float64, seed
 	if err != nil {
 		return err
 	}
-	tr := train.Trainer{Epochs: epochs, BatchSize: 100, Schedule: train.Constant{Rate: 1e-3}, Seed: seed, Temperature: temp}
+	tr := train.Trainer{Method: train.Standard{Temperature: temp}, Epochs: epochs, BatchSize: 100, Schedule: train.Constant{Rate: 1e-3}, Seed: seed}
 	teacher, err := nn.New(nn.ReferenceCNN(), &nn.Options{Seed: seed})
 	if err != nil {
 		return err
@@ -57,7 +57,6 @@ func run(ctx context.Context, temp float64, epochs, evalN int, eps float64, seed
 	if err != nil {
 		return err
 	}
-	tr.Temperature = 0
 	if _, err := train.Distill(ctx, teacher, student, trainSet, temp, tr); err != nil {
 		return err
 	}

@@ -205,24 +205,24 @@ func trainModel(ctx context.Context, o options, trainSet *data.Dataset) (*nn.Mod
 	tr := train.Trainer{
 		Epochs: o.epochs, BatchSize: o.batch, Seed: o.seed,
 		Optimizer: train.Adam{}, Schedule: train.Cyclic{Max: o.lr},
-		Checkpoint: o.ckpt, CleanFraction: o.cleanFraction,
+		Checkpoint: o.ckpt,
+	}
+	if o.cleanFraction != 0 && o.method != "fgsm-rs" && o.method != "pgd-at" {
+		return nil, nil, 0, fmt.Errorf("-clean-fraction %v: only pgd-at and fgsm-rs have a clean fraction", o.cleanFraction)
 	}
 	switch o.method {
 	case "fgsm-rs":
-		tr.Method = train.FGSMRS
-		tr.Attack = attack.FGSMRS{Eps: o.eps, Step: o.alpha}
+		tr.Method = train.Adversarial{Attack: attack.FGSMRS{Eps: o.eps, Step: o.alpha}, CleanFraction: o.cleanFraction}
 		if o.earlyStop {
 			tr.Validation = o.validation
 			tr.EarlyStop = &train.EarlyStop{Attack: attack.PGD{Eps: o.eps, Steps: 10}, Rollbacks: o.rollbacks}
 		}
 	case "pgd-at":
-		tr.Method = train.PGDAT
-		tr.Attack = attack.PGD{Eps: o.eps, Steps: o.trainSteps, Step: trainStep(o)}
+		tr.Method = train.Adversarial{Attack: attack.PGD{Eps: o.eps, Steps: o.trainSteps, Step: trainStep(o)}, CleanFraction: o.cleanFraction}
 	case "trades":
-		tr.Method = train.TRADES
-		tr.TRADES = train.TRADESConfig{Eps: o.eps, Steps: o.trainSteps, StepSize: trainStep(o), Beta: o.tradesBeta}
+		tr.Method = train.TRADES{Eps: o.eps, Steps: o.trainSteps, Step: trainStep(o), Beta: o.tradesBeta}
 	case "standard":
-		tr.Method = train.Standard
+		tr.Method = nil // standard training
 	default:
 		return nil, nil, 0, fmt.Errorf("unknown -method %q", o.method)
 	}

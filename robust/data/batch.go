@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"math/rand/v2"
 
+	"github.com/gorobust/gorobust/internal/mix"
 	"github.com/gorobust/gorobust/robust"
 )
 
 // Batches splits the indices 0..n-1 into batches of size indices, in order
-// when rng is nil and in a random order drawn from rng otherwise, so one
-// seed always gives the same batches. The last batch is shorter when size
+// when rng is nil and in a random order drawn from rng otherwise (one
+// rng.Shuffle of 0..n-1), so one seed always gives the same batches; pass
+// EpochRand(seed, epoch) for the order train.Trainer uses. The last batch is shorter when size
 // does not divide n, unless dropLast is set, in which case it is left out.
 // n == 0 gives no batches.
 //
@@ -17,10 +19,10 @@ import (
 // its length, so appending to one batch never overwrites another.
 func Batches(n, size int, rng *rand.Rand, dropLast bool) ([][]int, error) {
 	if n < 0 {
-		return nil, fmt.Errorf("%w: Batches of %d examples, want >= 0", robust.ErrConfig, n)
+		return nil, fmt.Errorf("data: Batches n = %d examples, want >= 0: %w", n, robust.ErrConfig)
 	}
 	if size < 1 {
-		return nil, fmt.Errorf("%w: batch size must be >= 1, got %d", robust.ErrConfig, size)
+		return nil, fmt.Errorf("data: Batches size = %d, want >= 1: %w", size, robust.ErrConfig)
 	}
 	perm := make([]int, n)
 	for i := range perm {
@@ -41,9 +43,19 @@ func Batches(n, size int, rng *rand.Rand, dropLast bool) ([][]int, error) {
 	return out, nil
 }
 
-// NewRand returns the generator this package uses for a seed: a PCG seeded
-// with (seed, seed). Passing NewRand(seed) to Batches makes an epoch's order
-// reproducible from one number.
-func NewRand(seed uint64) *rand.Rand {
-	return rand.New(rand.NewPCG(seed, seed))
+// shuffleStream is the stream of mix.Stream that EpochRand draws from. Its
+// value, and holdoutStream's, are the ones train.Trainer has always used:
+// trained models are reproducible from their seeds only while these draws
+// stay bit-identical.
+const shuffleStream = 1
+
+// EpochRand returns the generator of one epoch's order in a training
+// seeded with seed: a PCG seeded with (mix.Stream(seed, 1, epoch), 0),
+// where mix.Stream is internal/mix's SplitMix64 derivation. Epoch e of
+// train.Trainer visits its training examples in the order
+// Batches(n, size, EpochRand(seed, e), false) gives. Every epoch has its
+// own generator, so any epoch's order can be drawn again without drawing
+// the epochs before it, as a resumed training must. epoch must be >= 0.
+func EpochRand(seed uint64, epoch int) *rand.Rand {
+	return rand.New(rand.NewPCG(mix.Stream(seed, shuffleStream, uint64(epoch)), 0))
 }

@@ -39,8 +39,13 @@
 // # Randomness
 //
 // Nothing here reads the clock. Batches shuffles with the *rand.Rand
-// (math/rand/v2) it is given, or not at all when it is nil; Split draws from
-// NewRand(seed). The same seed gives the same batches and splits.
+// (math/rand/v2) it is given, or not at all when it is nil; EpochRand(seed,
+// epoch) is the generator of one training epoch. Holdout, and Split through
+// it, draw from seed alone. The same seed gives the same batches and
+// splits, and they are the ones train.Trainer draws: it shuffles with
+// EpochRand and holds out its Validation examples with Holdout, so
+// data.Split(ds, v, seed) and a Trainer with Validation v and Seed seed hold
+// out the same examples.
 //
 // # Concurrency
 //

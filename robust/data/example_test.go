@@ -54,9 +54,10 @@ func ExampleBatches() {
 	dropped, _ := data.Batches(7, 3, nil, true)
 	fmt.Println(dropped)
 
-	rng := data.NewRand(1) // the same seed gives the same epochs
-	epoch1, _ := data.Batches(7, 3, rng, false)
-	epoch2, _ := data.Batches(7, 3, rng, false)
+	// Epoch e of a training seeded with 1: the same seed and epoch always
+	// give the same order.
+	epoch1, _ := data.Batches(7, 3, data.EpochRand(1, 0), false)
+	epoch2, _ := data.Batches(7, 3, data.EpochRand(1, 1), false)
 	fmt.Println(len(epoch1), len(epoch2))
 	// Output:
 	// [[0 1 2] [3 4 5] [6]]

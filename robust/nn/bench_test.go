@@ -43,7 +43,7 @@ func BenchmarkTrainStep(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := m.TrainStep(ctx, x, loss); err != nil {
+		if _, err := m.TrainStep(ctx, x, loss); err != nil {
 			b.Fatal(err)
 		}
 	}

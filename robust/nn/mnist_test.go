@@ -33,7 +33,7 @@ func TestSGDTrainsReferenceCNNOnMNIST(t *testing.T) {
 	}
 	ctx := context.Background()
 	start := time.Now()
-	batches, err := data.Batches(train.Len(), 64, data.NewRand(1), false)
+	batches, err := data.Batches(train.Len(), 64, data.EpochRand(1, 0), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,10 +44,11 @@ func TestSGDTrainsReferenceCNNOnMNIST(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, grads, err := m.TrainStep(ctx, x, nn.TrainLoss{Labels: y, Seed: uint64(i)})
+		r, err := m.TrainStep(ctx, x, nn.TrainLoss{Labels: y, Seed: uint64(i)})
 		if err != nil {
 			t.Fatal(err)
 		}
+		grads := r.Grads
 		err = m.Update(func(ps []nn.Param) error {
 			for j, p := range ps {
 				w, g := p.Value.Data().([]float32), grads[j].Value.Data().([]float32)

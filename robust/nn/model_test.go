@@ -107,7 +107,7 @@ func TestInputsNotMutated(t *testing.T) {
 	if _, _, err := m.LossGrad(ctx, x, robust.Objective{Kind: robust.CrossEntropy, Labels: labels}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := m.TrainStep(ctx, x, TrainLoss{Kind: TRADES, Labels: labels, Adv: adv, Beta: 1}); err != nil {
+	if _, err := m.TrainStep(ctx, x, TrainLoss{Kind: TRADES, Labels: labels, Adv: adv, Beta: 1}); err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(keep, data32(x)) || !reflect.DeepEqual(keepAdv, data32(adv)) {
@@ -198,10 +198,11 @@ func TestTrainStepGradients(t *testing.T) {
 	}
 	ctx := context.Background()
 	for li, loss := range losses {
-		_, grads, err := m.TrainStep(ctx, x, loss)
+		r, err := m.TrainStep(ctx, x, loss)
 		if err != nil {
 			t.Fatal(err)
 		}
+		grads := r.Grads
 		for pi, p := range m.Params() {
 			w := append([]float64(nil), p.Value.Data().([]float64)...)
 			set := func(v []float64) {
@@ -209,11 +210,11 @@ func TestTrainStepGradients(t *testing.T) {
 			}
 			f := func(v []float64) float64 {
 				set(v)
-				l, _, err := m.TrainStep(ctx, x, loss)
+				r, err := m.TrainStep(ctx, x, loss)
 				if err != nil {
 					t.Fatal(err)
 				}
-				return l
+				return r.Loss
 			}
 			want := fd.Gradient(nil, f, w, &fd.Settings{Formula: fd.Central, Step: 1e-6})
 			set(w)
@@ -333,7 +334,7 @@ func TestBadInputs(t *testing.T) {
 		{Kind: 42, Labels: []int{0, 1}},
 	}
 	for i, l := range bad {
-		if _, _, err := m.TrainStep(ctx, good, l); err == nil {
+		if _, err := m.TrainStep(ctx, good, l); err == nil {
 			t.Errorf("TrainStep accepted bad loss %d", i)
 		}
 	}
@@ -347,18 +348,18 @@ func TestBadInputs(t *testing.T) {
 	}
 }
 
-func TestStepPredictions(t *testing.T) {
+func TestTrainStepPredictions(t *testing.T) {
 	s := ReferenceCNN()
 	m := mustNew(t, s, &Options{Seed: 2})
 	x := randImages(5, s, 3)
-	r, err := m.Step(context.Background(), x, TrainLoss{Labels: []int{0, 1, 2, 3, 4}})
+	r, err := m.TrainStep(context.Background(), x, TrainLoss{Labels: []int{0, 1, 2, 3, 4}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	z, _ := m.Logits(context.Background(), x)
 	want, _ := tensors.Argmax(z)
 	if !reflect.DeepEqual(r.Predicted, want) {
-		t.Errorf("Step predicted %v, Logits give %v", r.Predicted, want)
+		t.Errorf("TrainStep predicted %v, Logits give %v", r.Predicted, want)
 	}
 }
 
@@ -372,14 +373,16 @@ func TestFloat32TrainStepAgreesWithFloat64(t *testing.T) {
 	x := randImages(8, s, 5)
 	loss := TrainLoss{Labels: []int{0, 1, 2, 3, 4, 5, 6, 7}}
 	ctx := context.Background()
-	_, g32, err := m32.TrainStep(ctx, x, loss)
+	r32, err := m32.TrainStep(ctx, x, loss)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, g64, err := m64.TrainStep(ctx, x, loss)
+	g32 := r32.Grads
+	r64, err := m64.TrainStep(ctx, x, loss)
 	if err != nil {
 		t.Fatal(err)
 	}
+	g64 := r64.Grads
 	for i := range g32 {
 		a, b := data32(g32[i].Value), g64[i].Value.Data().([]float64)
 		scale := 0.0

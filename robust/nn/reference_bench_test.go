@@ -96,10 +96,11 @@ func BenchmarkReferenceTrainStep(b *testing.B) {
 		return nil
 	}
 	step := func() {
-		var err error
-		if _, grads, err = m.TrainStep(ctx, x, loss); err != nil {
+		r, err := m.TrainStep(ctx, x, loss)
+		if err != nil {
 			b.Fatal(err)
 		}
+		grads = r.Grads
 		if err := m.Update(sgd); err != nil {
 			b.Fatal(err)
 		}

@@ -46,14 +46,6 @@ type TrainLoss struct {
 	Seed uint64
 }
 
-// TrainStep computes the training loss of the batch x with dropout on, and
-// its gradient with respect to every parameter. It does not change the
-// weights: apply the gradients with Update.
-func (m *Model) TrainStep(ctx context.Context, x *tensor.Dense, loss TrainLoss) (float64, []Param, error) {
-	r, err := m.Step(ctx, x, loss)
-	return r.Loss, r.Grads, err
-}
-
 // StepResult is what one training step computed.
 type StepResult struct {
 	// Loss is the mean training loss of the batch.
@@ -65,8 +57,10 @@ type StepResult struct {
 	Predicted []int
 }
 
-// Step is TrainStep that also reports the predictions made during the step.
-func (m *Model) Step(ctx context.Context, x *tensor.Dense, loss TrainLoss) (StepResult, error) {
+// TrainStep computes the training loss of the batch x with dropout on, its
+// gradient with respect to every parameter, and the predictions made on
+// the way. It does not change the weights: apply the gradients with Update.
+func (m *Model) TrainStep(ctx context.Context, x *tensor.Dense, loss TrainLoss) (StepResult, error) {
 	n, xin, err := m.input(x)
 	if err != nil {
 		return StepResult{}, err
