@@ -52,58 +52,10 @@
 // gradient at the input, a transfer attack) and BPDA with the identity in
 // place of JPEG's smooth backward pass.
 //
-// The table below is the demonstration, measured on the undefended MNIST
-// reference CNN of robust/zoo (zoo.MNISTStandard), on the first 1000 MNIST
-// test images. Robust accuracy (%) counts an example when both it and its
-// adversarial example are classified correctly; PGD has a random start and
-// step 2.5*eps/steps unless a step is given, "stop" freezes an example at
-// its first adversarial iterate and with restarts an example is robust only
-// if no restart breaks it; APGD-CE runs 100 iterations; the randomized
-// defense predicts with one draw, as deployed; seed 1 everywhere.
-// Reproduce it with `go run ./examples/defenses -n 1000` (14 minutes on
-// two busy cores).
-//
-//	defense, gradient, attack                                    clean  Linf 0.1  Linf 0.3
-//	undefended model, PGD-40                                     98.3   25.8      0.0
-//	undefended model, APGD-CE                                    98.3   23.3      0.0
-//	undefended model, PGD-100 x 10, step 0.01, stop              98.3   23.0      0.0
-//	JPEG q=20, shattered gradient (autodiff: zero), PGD-40       98.3   98.2      98.0
-//	JPEG q=20, undefended model's gradient at x, PGD-40          98.3   52.4      0.0
-//	JPEG q=20, BPDA identity, PGD-40                             98.3   50.9      0.0
-//	JPEG q=20, BPDA identity, APGD-CE                            98.3   40.2      0.0
-//	JPEG q=20, BPDA identity, PGD-100 x 10, step 0.01, stop      98.3   37.9      0.0
-//	JPEG q=20, BPDA smooth JPEG, PGD-40                          98.3   30.6      0.0
-//	JPEG q=20, BPDA smooth JPEG, APGD-CE                         98.3   23.3      0.0
-//	JPEG q=20, BPDA smooth JPEG, PGD-100 x 10, step 0.01, stop   98.3   22.1      0.0
-//	RandomResizePad, undefended model's gradient, PGD-40         96.5   55.0      0.0
-//	RandomResizePad, BPDA + EOT 1, FGSM                          96.5   69.7      4.3
-//	RandomResizePad, BPDA + EOT 10, FGSM                         96.5   65.1      4.7
-//	RandomResizePad, BPDA + EOT 30, FGSM                         96.5   63.1      5.6
-//	RandomResizePad, BPDA + EOT 1, PGD-10                        96.5   50.5      0.0
-//	RandomResizePad, BPDA + EOT 10, PGD-10                       96.5   41.4      0.1
-//	RandomResizePad, BPDA + EOT 30, PGD-10                       96.5   42.9      0.1
-//	RandomResizePad, BPDA + EOT 1, PGD-40                        96.5   46.2      0.0
-//	RandomResizePad, BPDA + EOT 10, PGD-40                       96.5   41.8      0.0
-//
-// What it shows. The naive evaluation with the gradient automatic
-// differentiation gives (zero through JPEG) reports JPEG q=20 as almost
-// perfectly robust at eps 0.3 (98.0%); BPDA brings it to 0.0%, the
-// undefended model's figure. At eps 0.1 the choice of BPDA's backward pass
-// decides the verdict. With the identity, the simplest BPDA, JPEG keeps
-// 37.9 to 50.9% against the undefended model's 23.0 to 25.8%, and more
-// steps, restarts, other losses or Square do not close the gap: it looks
-// like a defense. With the backward pass of a smooth JPEG (the default; see
-// JPEG.ApproxBackward), the same attacks leave 22.1 to 30.6%, within 5
-// points of the undefended model and equal to it under APGD-CE: JPEG
-// compression adds no robustness. The identity spreads the attack's budget
-// over DCT coefficients that quantisation erases; the smooth JPEG weights
-// each coefficient by how close it is to a rounding boundary. For
-// RandomResizePad (canvas 31/28, Xie et al.'s ratio) EOT with 10 draws is
-// stronger than 1 draw at eps 0.1 under every attack (65.1 against 69.7
-// for FGSM, 41.4 against 50.5 for PGD-10, 41.8 against 46.2 for PGD-40);
-// 30 draws add little over 10. Because every iterate draws fresh
-// randomness, PGD with one draw per step is already a stochastic EOT. Robust
-// accuracies of randomized defenses also vary with the prediction draw.
+// docs/experiments.md measures what the naive gradients hide on MNIST
+// (`go run ./examples/defenses`): JPEG looks robust under the shattered
+// gradient and under BPDA with the identity, and adds no robustness under
+// BPDA through the smooth JPEG.
 //
 // # Randomness and concurrency
 //

@@ -25,27 +25,8 @@
 // f(clip(.)); the theorem holds for any base classifier, so the
 // certificates stay valid. The paper does not clip.
 //
-// # Measured on MNIST
-//
-// The reference CNN (nn.ReferenceCNN) trained 5 epochs with Adam (learning
-// rate 1e-3, batch 100, seed 1) on MNIST with noise sigma 0.25
-// (testdata/mnist-sigma025.safetensors), certified on the first 500 MNIST
-// test images with sigma 0.25, n0 = 100, alpha = 0.001, seed 1, and n =
-// 10,000 or the paper's 100,000 estimation samples (n bounds the radius:
-// at most 0.80 and 0.95):
-//
-//	L2 radius  certified accuracy, n = 10,000  n = 100,000
-//	0.00       98.6%                           98.6%
-//	0.25       97.2%                           97.2%
-//	0.50       94.4%                           94.8%
-//	0.75       87.8%                           90.4%
-//	1.00       0.0%                            0.0%
-//
-// with no abstentions; the base classifier's accuracy on these 500 images
-// is 98.4% on clean inputs and 98.4% under noise (one draw). Reproduce with
-// `go run ./examples/smoothing -n 500 -samples 10000` (2 minutes on two
-// idle cores; -samples 100000 takes 21), adding -epochs 5 to retrain the
-// model first (8 minutes).
+// Certified accuracies on MNIST, with the command that measures them
+// (`go run ./examples/smoothing`), are in docs/experiments.md.
 //
 // # Randomness, cost and concurrency
 //
