@@ -8,19 +8,19 @@ import (
 // FuzzReadIDX checks that no input makes ReadIDX panic, and that every file
 // it accepts is self-consistent and survives a WriteIDX round trip.
 func FuzzReadIDX(f *testing.F) {
-	valid := idxBytes(TypeUint8, []uint32{2, 3, 4}, seq(24))
+	valid := idxBytes(typeUint8, []uint32{2, 3, 4}, seq(24))
 	for _, seed := range [][]byte{
 		valid,
 		gz(f, valid),
-		idxBytes(TypeUint8, []uint32{5}, seq(5)),
-		idxBytes(TypeUint8, []uint32{1, 1, 1, 1}, seq(1)),
-		idxBytes(TypeUint8, []uint32{1, 1, 1, 1, 1}, seq(1)), // too many dims
-		idxBytes(TypeUint8, nil, nil),                        // zero dims
-		idxBytes(TypeUint8, []uint32{3, 0}, nil),             // empty dimension
+		idxBytes(typeUint8, []uint32{5}, seq(5)),
+		idxBytes(typeUint8, []uint32{1, 1, 1, 1}, seq(1)),
+		idxBytes(typeUint8, []uint32{1, 1, 1, 1, 1}, seq(1)), // too many dims
+		idxBytes(typeUint8, nil, nil),                        // zero dims
+		idxBytes(typeUint8, []uint32{3, 0}, nil),             // empty dimension
 		idxBytes(0x0D, []uint32{2}, seq(8)),                  // float32
-		idxBytes(TypeUint8, []uint32{1 << 16, 1 << 16}, nil), // over the element limit
-		idxBytes(TypeUint8, []uint32{1 << 14, 1 << 14}, nil), // at the limit, no data
-		idxBytes(TypeUint8, []uint32{0xffffffff, 0xffffffff, 0xffffffff}, nil),
+		idxBytes(typeUint8, []uint32{1 << 16, 1 << 16}, nil), // over the element limit
+		idxBytes(typeUint8, []uint32{1 << 14, 1 << 14}, nil), // at the limit, no data
+		idxBytes(typeUint8, []uint32{0xffffffff, 0xffffffff, 0xffffffff}, nil),
 		valid[:17],               // truncated data
 		append(valid, 0),         // trailing data
 		{1, 0, 8, 1, 0, 0, 0, 1}, // bad magic

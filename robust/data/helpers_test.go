@@ -52,8 +52,8 @@ func tinySet(n, k int) (images, labels []byte) {
 	for i := range lab {
 		lab[i] = byte(i % k)
 	}
-	return idxBytes(TypeUint8, []uint32{uint32(n), 2, 3}, seq(6*n)),
-		idxBytes(TypeUint8, []uint32{uint32(n)}, lab)
+	return idxBytes(typeUint8, []uint32{uint32(n), 2, 3}, seq(6*n)),
+		idxBytes(typeUint8, []uint32{uint32(n)}, lab)
 }
 
 // mustTiny loads tinySet(n, k) with k classes.

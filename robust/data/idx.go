@@ -39,9 +39,9 @@ const (
 	DefaultMaxElements = 1 << 28
 )
 
-// TypeUint8 is the IDX type code of unsigned bytes, the only element type
+// typeUint8 is the IDX type code of unsigned bytes, the only element type
 // this package decodes.
-const TypeUint8 = 0x08
+const typeUint8 = 0x08
 
 // gzipID1 and gzipID2 start every gzip stream (RFC 1952, section 2.3.1).
 const gzipID1, gzipID2 = 0x1f, 0x8b
@@ -153,8 +153,8 @@ func ReadIDX(r io.Reader, opts *IDXOptions) (*IDX, error) {
 	if magic[0] != 0 || magic[1] != 0 {
 		return nil, fmt.Errorf("data: bad magic %02x %02x, want 00 00: %w", magic[0], magic[1], ErrFormat)
 	}
-	if magic[2] != TypeUint8 {
-		return nil, fmt.Errorf("data: element type 0x%02x (%s) is not supported, want 0x%02x (unsigned byte): %w", magic[2], typeName(magic[2]), TypeUint8, ErrFormat)
+	if magic[2] != typeUint8 {
+		return nil, fmt.Errorf("data: element type 0x%02x (%s) is not supported, want 0x%02x (unsigned byte): %w", magic[2], typeName(magic[2]), typeUint8, ErrFormat)
 	}
 	ndims := int(magic[3])
 	if ndims == 0 {
@@ -266,7 +266,7 @@ func WriteIDX(w io.Writer, x *IDX) error {
 		return fmt.Errorf("data: IDX has %d dimensions, want 1 to 255: %w", len(x.Dims), robust.ErrShape)
 	}
 	head := make([]byte, 4+4*len(x.Dims))
-	head[2], head[3] = TypeUint8, byte(len(x.Dims))
+	head[2], head[3] = typeUint8, byte(len(x.Dims))
 	total := 1
 	for i, d := range x.Dims {
 		if d < 1 || uint64(d) > math.MaxUint32 {

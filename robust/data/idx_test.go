@@ -15,7 +15,7 @@ import (
 )
 
 func TestReadIDXValid(t *testing.T) {
-	img := idxBytes(TypeUint8, []uint32{2, 3, 4}, seq(24))
+	img := idxBytes(typeUint8, []uint32{2, 3, 4}, seq(24))
 	for _, tc := range []struct {
 		name string
 		in   []byte
@@ -24,8 +24,8 @@ func TestReadIDXValid(t *testing.T) {
 	}{
 		{"raw 3d", img, []int{2, 3, 4}, seq(24)},
 		{"gzip 3d", gz(t, img), []int{2, 3, 4}, seq(24)},
-		{"raw 1d", idxBytes(TypeUint8, []uint32{5}, seq(5)), []int{5}, seq(5)},
-		{"gzip 4d", gz(t, idxBytes(TypeUint8, []uint32{1, 2, 1, 3}, seq(6))), []int{1, 2, 1, 3}, seq(6)},
+		{"raw 1d", idxBytes(typeUint8, []uint32{5}, seq(5)), []int{5}, seq(5)},
+		{"gzip 4d", gz(t, idxBytes(typeUint8, []uint32{1, 2, 1, 3}, seq(6))), []int{1, 2, 1, 3}, seq(6)},
 		// Two gzip members concatenated form one valid stream (RFC 1952).
 		{"gzip multistream", append(gz(t, img[:10]), gz(t, img[10:])...), []int{2, 3, 4}, seq(24)},
 	} {
@@ -42,7 +42,7 @@ func TestReadIDXValid(t *testing.T) {
 }
 
 func TestReadIDXErrors(t *testing.T) {
-	good := idxBytes(TypeUint8, []uint32{3, 4}, seq(12))
+	good := idxBytes(typeUint8, []uint32{3, 4}, seq(12))
 	goodGz := gz(t, good)
 	flipped := func(b []byte, i int) []byte {
 		c := slices.Clone(b)
@@ -62,17 +62,17 @@ func TestReadIDXErrors(t *testing.T) {
 		{"bad magic byte 2", append([]byte{0, 7}, good[2:]...), nil, ErrFormat, "bad magic 00 07"},
 		{"float type", idxBytes(0x0D, []uint32{3}, make([]byte, 12)), nil, ErrFormat, "0x0d (float32) is not supported"},
 		{"unknown type", idxBytes(0x42, []uint32{3}, seq(3)), nil, ErrFormat, "0x42 (unknown)"},
-		{"zero dims", idxBytes(TypeUint8, nil, nil), nil, ErrFormat, "0 dimensions"},
-		{"too many dims", idxBytes(TypeUint8, []uint32{1, 1, 1, 1, 1}, seq(1)), nil, ErrTooLarge, "5 dimensions, limit 4"},
+		{"zero dims", idxBytes(typeUint8, nil, nil), nil, ErrFormat, "0 dimensions"},
+		{"too many dims", idxBytes(typeUint8, []uint32{1, 1, 1, 1, 1}, seq(1)), nil, ErrTooLarge, "5 dimensions, limit 4"},
 		{"too many dims custom", good, &IDXOptions{MaxDims: 1}, ErrTooLarge, "2 dimensions, limit 1"},
-		{"zero size dim", idxBytes(TypeUint8, []uint32{3, 0}, nil), nil, ErrFormat, "dimension 1 has size 0"},
-		{"oversized dim", idxBytes(TypeUint8, []uint32{1 << 25}, nil), nil, ErrTooLarge, "dimension 0 has size 33554432, limit 16777216"},
-		{"max uint32 dim", idxBytes(TypeUint8, []uint32{math.MaxUint32}, nil), nil, ErrTooLarge, "size 4294967295"},
-		{"product over limit", idxBytes(TypeUint8, []uint32{1 << 16, 1 << 16}, nil), nil, ErrTooLarge, "more than 268435456 elements"},
+		{"zero size dim", idxBytes(typeUint8, []uint32{3, 0}, nil), nil, ErrFormat, "dimension 1 has size 0"},
+		{"oversized dim", idxBytes(typeUint8, []uint32{1 << 25}, nil), nil, ErrTooLarge, "dimension 0 has size 33554432, limit 16777216"},
+		{"max uint32 dim", idxBytes(typeUint8, []uint32{math.MaxUint32}, nil), nil, ErrTooLarge, "size 4294967295"},
+		{"product over limit", idxBytes(typeUint8, []uint32{1 << 16, 1 << 16}, nil), nil, ErrTooLarge, "more than 268435456 elements"},
 		{"custom element limit", good, &IDXOptions{MaxElements: 11}, ErrTooLarge, "more than 11 elements"},
 		// With every limit lifted, only the overflow-safe product check
 		// stands between these sizes and a wrapped int.
-		{"overflowing product", idxBytes(TypeUint8, []uint32{math.MaxUint32, math.MaxUint32, math.MaxUint32, math.MaxUint32}, nil),
+		{"overflowing product", idxBytes(typeUint8, []uint32{math.MaxUint32, math.MaxUint32, math.MaxUint32, math.MaxUint32}, nil),
 			&IDXOptions{MaxDimSize: math.MaxInt, MaxElements: math.MaxInt}, ErrTooLarge, "[4294967295 4294967295 4294967295 4294967295]"},
 		{"truncated dims", good[:9], nil, ErrFormat, "truncated dimensions: want 8 bytes, got 5"},
 		{"truncated data", good[:17], nil, ErrFormat, "truncated data: want 12 bytes, got 5"},
@@ -111,7 +111,7 @@ func TestReadIDXErrors(t *testing.T) {
 }
 
 func TestReadIDXReaderFailure(t *testing.T) {
-	good := idxBytes(TypeUint8, []uint32{3, 4}, seq(12))
+	good := idxBytes(typeUint8, []uint32{3, 4}, seq(12))
 	boom := errors.New("disk on fire")
 	r := io.MultiReader(bytes.NewReader(good[:14]), iotest.ErrReader(boom))
 	_, err := ReadIDX(r, nil)
@@ -126,7 +126,7 @@ func TestReadIDXReaderFailure(t *testing.T) {
 // TestReadIDXOneByteReads checks that the reader copes with a source that
 // returns one byte per Read, the worst legal io.Reader.
 func TestReadIDXOneByteReads(t *testing.T) {
-	in := idxBytes(TypeUint8, []uint32{7, 5}, seq(35))
+	in := idxBytes(typeUint8, []uint32{7, 5}, seq(35))
 	for _, src := range [][]byte{in, gz(t, in)} {
 		x, err := ReadIDX(iotest.OneByteReader(bytes.NewReader(src)), nil)
 		if err != nil || !bytes.Equal(x.Data, seq(35)) {
@@ -139,7 +139,7 @@ func TestReadIDXOneByteReads(t *testing.T) {
 // growing buffer is exercised, with and without truncation.
 func TestReadIDXLargeFile(t *testing.T) {
 	const n = 3*readChunk + 12345 // not a multiple of any buffer size
-	in := idxBytes(TypeUint8, []uint32{n}, seq(n))
+	in := idxBytes(typeUint8, []uint32{n}, seq(n))
 	x, err := ReadIDX(bytes.NewReader(in), nil)
 	if err != nil || !bytes.Equal(x.Data, seq(n)) {
 		t.Fatalf("ReadIDX of %d bytes: err %v", n, err)
@@ -154,7 +154,7 @@ func TestReadIDXLargeFile(t *testing.T) {
 // maximum number of elements, followed by almost no data, does not make the
 // reader allocate anywhere near that much.
 func TestReadIDXHostileHeaderAllocation(t *testing.T) {
-	in := idxBytes(TypeUint8, []uint32{1 << 14, 1 << 14}, seq(10)) // declares 2^28 bytes
+	in := idxBytes(typeUint8, []uint32{1 << 14, 1 << 14}, seq(10)) // declares 2^28 bytes
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	_, err := ReadIDX(bytes.NewReader(in), nil)
@@ -169,8 +169,8 @@ func TestReadIDXHostileHeaderAllocation(t *testing.T) {
 }
 
 func TestReadImagesLabels(t *testing.T) {
-	img := idxBytes(TypeUint8, []uint32{2, 2, 2}, seq(8))
-	lab := idxBytes(TypeUint8, []uint32{2}, []byte{1, 0})
+	img := idxBytes(typeUint8, []uint32{2, 2, 2}, seq(8))
+	lab := idxBytes(typeUint8, []uint32{2}, []byte{1, 0})
 	if x, err := ReadImages(bytes.NewReader(img), nil); err != nil || !slices.Equal(x.Dims, []int{2, 2, 2}) {
 		t.Errorf("ReadImages = %v, %v", x, err)
 	}
@@ -191,7 +191,7 @@ func TestWriteIDX(t *testing.T) {
 	if err := WriteIDX(&buf, x); err != nil {
 		t.Fatal(err)
 	}
-	if want := idxBytes(TypeUint8, []uint32{2, 3}, seq(6)); !bytes.Equal(buf.Bytes(), want) {
+	if want := idxBytes(typeUint8, []uint32{2, 3}, seq(6)); !bytes.Equal(buf.Bytes(), want) {
 		t.Fatalf("WriteIDX wrote %v, want %v", buf.Bytes(), want)
 	}
 	for _, bad := range []*IDX{

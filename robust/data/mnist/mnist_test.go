@@ -16,10 +16,10 @@ import (
 // package's own reading code and compares it with the published digests.
 func TestEmbeddedSHA256(t *testing.T) {
 	for name, want := range map[string]string{
-		"train-images-idx3-ubyte.gz": TrainImagesSHA256,
-		"train-labels-idx1-ubyte.gz": TrainLabelsSHA256,
-		"t10k-images-idx3-ubyte.gz":  TestImagesSHA256,
-		"t10k-labels-idx1-ubyte.gz":  TestLabelsSHA256,
+		"train-images-idx3-ubyte.gz": trainImagesSHA256,
+		"train-labels-idx1-ubyte.gz": trainLabelsSHA256,
+		"t10k-images-idx3-ubyte.gz":  testImagesSHA256,
+		"t10k-labels-idx1-ubyte.gz":  testLabelsSHA256,
 	} {
 		f, err := FS().Open(name)
 		if err != nil {
@@ -52,7 +52,7 @@ func TestHashedFileDetectsMismatch(t *testing.T) {
 	if _, err := io.Copy(io.Discard, f); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.check(TrainLabelsSHA256); !errors.Is(err, ErrChecksum) {
+	if err := f.check(trainLabelsSHA256); !errors.Is(err, ErrChecksum) {
 		t.Errorf("check against the wrong digest: error %v, want ErrChecksum", err)
 	}
 }
@@ -66,8 +66,8 @@ func TestSets(t *testing.T) {
 	}{
 		// MNIST's training classes range from 5421 (digit 5) to 6742
 		// (digit 1) examples; its test classes from 892 to 1135.
-		{"train", Train, TrainLen, 5000, 7000},
-		{"test", Test, TestLen, 800, 1200},
+		{"train", Train, trainLen, 5000, 7000},
+		{"test", Test, testLen, 800, 1200},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ds, err := tc.get()
