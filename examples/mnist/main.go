@@ -27,19 +27,24 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
-	"log"
+	"math"
 	"os"
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gorobust/gorobust/attack"
 	"github.com/gorobust/gorobust/robust"
 	"github.com/gorobust/gorobust/robust/data"
 	"github.com/gorobust/gorobust/robust/data/mnist"
+	"github.com/gorobust/gorobust/robust/eval"
 	"github.com/gorobust/gorobust/robust/nn"
 	"github.com/gorobust/gorobust/train"
 	"github.com/schollz/progressbar/v3"
@@ -48,7 +53,8 @@ import (
 type options struct {
 	method              string
 	epochs, batch       int
-	eps, alpha, lr      float64
+	eps                 epsFlag
+	alpha, lr           float64
 	dataDir, out, ckpt  string
 	evalN, restarts     int
 	pgdSteps            int
@@ -64,14 +70,26 @@ type options struct {
 	rollbacks           int
 	initPath            string
 	cpuProfile, memProf string
+	set                 map[string]bool // flags given on the command line
 }
 
 func main() {
-	var o options
+	flag.Usage = func() {
+		fmt.Fprint(flag.CommandLine.Output(), `mnist trains a robust MNIST model, evaluates it and saves it.
+
+Usage:
+  mnist [-method fgsm-rs|pgd-at|trades|standard] [-epochs N] [-eps 0.3] [flags]
+  mnist -load FILE | -import FILE [-eval N] [-eps 0.3] [flags]
+
+Flags:
+`)
+		flag.PrintDefaults()
+	}
+	o := options{eps: 0.3}
 	flag.StringVar(&o.method, "method", "fgsm-rs", "training method: fgsm-rs, pgd-at, trades or standard")
 	flag.IntVar(&o.epochs, "epochs", 10, "training epochs")
 	flag.IntVar(&o.batch, "batch", 100, "batch size")
-	flag.Float64Var(&o.eps, "eps", 0.3, "Linf radius for training and evaluation")
+	flag.Var(&o.eps, "eps", "Linf radius for training and evaluation, in (0, 1]; fractions such as 8/255 are read exactly")
 	flag.Float64Var(&o.alpha, "alpha", 0.375, "FGSM-RS step size (Wong et al. use 1.25*eps)")
 	flag.Float64Var(&o.lr, "lr", 5e-3, "peak learning rate of the cyclic schedule (Adam)")
 	flag.Float64Var(&o.tradesBeta, "beta", 1, "TRADES beta (the TRADES paper uses 1 on MNIST)")
@@ -96,11 +114,164 @@ func main() {
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile (go tool pprof) to this file")
 	flag.StringVar(&o.memProf, "memprofile", "", "write a heap profile (go tool pprof; -sample_index=alloc_space for allocations) to this file at exit")
 	flag.Parse()
+	o.set = map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { o.set[f.Name] = true })
+	if flag.NArg() > 0 {
+		usageError("unexpected arguments %q", flag.Args())
+	}
+	j, err := checkFlags(o)
+	if err != nil {
+		usageError("%v", err)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := profiled(o, func() error { return run(ctx, o) }); err != nil {
-		log.Fatal(err)
+	if err := profiled(o, func() error { return run(ctx, o, j) }); err != nil {
+		fmt.Fprintln(os.Stderr, "mnist:", err)
+		stop()
+		os.Exit(1)
 	}
+}
+
+// usageError reports a bad invocation as Go's tools do: the message, the
+// usage, exit status 2.
+func usageError(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "mnist: "+format+"\n", args...)
+	flag.Usage()
+	os.Exit(2)
+}
+
+// epsFlag is a flag.Value holding one budget, read by eval.ParseEpsilons so
+// that fractions such as 8/255 are exact.
+type epsFlag float64
+
+func (e *epsFlag) String() string { return strconv.FormatFloat(float64(*e), 'g', -1, 64) }
+
+func (e *epsFlag) Set(s string) error {
+	if strings.Contains(s, ",") {
+		return fmt.Errorf("%q is a list, want one budget", s)
+	}
+	v, err := eval.ParseEpsilons(s)
+	if err != nil {
+		return err
+	}
+	*e = epsFlag(v[0])
+	return nil
+}
+
+// job is what the flags ask for, checked before any data is read: the
+// trainer (nil with -load or -import) and the evaluation attack.
+type job struct {
+	trainer *train.Trainer
+	pgd     attack.PGD
+}
+
+// methodFlags are the flags that only some training methods read.
+var methodFlags = map[string][]string{
+	"alpha":          {"fgsm-rs"},
+	"early-stop":     {"fgsm-rs"},
+	"validation":     {"fgsm-rs"},
+	"rollbacks":      {"fgsm-rs"},
+	"clean-fraction": {"fgsm-rs", "pgd-at"},
+	"train-steps":    {"pgd-at", "trades"},
+	"beta":           {"trades"},
+}
+
+// trainingFlags are the flags that -load and -import, which skip training,
+// would ignore.
+var trainingFlags = []string{"method", "epochs", "batch", "alpha", "lr", "beta", "out", "checkpoint", "init",
+	"early-stop", "validation", "rollbacks", "clean-fraction", "train-steps"}
+
+// checkFlags validates every flag; o.set holds the names of the flags given
+// on the command line.
+func checkFlags(o options) (job, error) {
+	eps := float64(o.eps)
+	switch {
+	case !(eps > 0 && eps <= 1):
+		return job{}, fmt.Errorf("-eps = %v, want a value in (0, 1]", eps)
+	case o.evalN < 0:
+		return job{}, fmt.Errorf("-eval = %d, want >= 0 (0: all)", o.evalN)
+	case o.restarts < 1:
+		return job{}, fmt.Errorf("-restarts = %d, want >= 1", o.restarts)
+	case o.pgdSteps < 1:
+		return job{}, fmt.Errorf("-pgd-steps = %d, want >= 1", o.pgdSteps)
+	case !(o.pgdStep > 0) || math.IsInf(o.pgdStep, 0):
+		return job{}, fmt.Errorf("-pgd-step = %v, want a finite value > 0", o.pgdStep)
+	case o.workers < 0:
+		return job{}, fmt.Errorf("-workers = %d, want >= 0 (0: GOMAXPROCS)", o.workers)
+	case o.load != "" && o.importPath != "":
+		return job{}, errors.New("-load and -import exclude each other")
+	}
+	// Strict: an example is frozen at its first adversarial iterate within a
+	// run, and is robust only if no restart breaks it.
+	j := job{pgd: attack.PGD{Eps: eps, Steps: o.pgdSteps, Step: o.pgdStep, Restarts: o.restarts, Seed: o.seed, StopOnSuccess: true}}
+	if err := j.pgd.Validate(); err != nil {
+		return job{}, err
+	}
+	if o.load != "" || o.importPath != "" {
+		skip := "-load"
+		if o.importPath != "" {
+			skip = "-import"
+		}
+		for _, name := range trainingFlags {
+			if o.set[name] {
+				return job{}, fmt.Errorf("-%s with %s, which skips training", name, skip)
+			}
+		}
+		return j, nil
+	}
+	switch {
+	case o.method != "fgsm-rs" && o.method != "pgd-at" && o.method != "trades" && o.method != "standard":
+		return job{}, fmt.Errorf("-method = %q, want fgsm-rs, pgd-at, trades or standard", o.method)
+	case o.epochs < 1:
+		return job{}, fmt.Errorf("-epochs = %d, want >= 1", o.epochs)
+	case o.batch < 1:
+		return job{}, fmt.Errorf("-batch = %d, want >= 1", o.batch)
+	case !(o.lr > 0) || math.IsInf(o.lr, 0):
+		return job{}, fmt.Errorf("-lr = %v, want a finite value > 0", o.lr)
+	case !(o.alpha > 0) || math.IsInf(o.alpha, 0):
+		return job{}, fmt.Errorf("-alpha = %v, want a finite value > 0", o.alpha)
+	case !(o.tradesBeta > 0) || math.IsInf(o.tradesBeta, 0):
+		return job{}, fmt.Errorf("-beta = %v, want a finite value > 0", o.tradesBeta)
+	case !(o.cleanFraction >= 0 && o.cleanFraction <= 1):
+		return job{}, fmt.Errorf("-clean-fraction = %v, want a value in [0, 1]", o.cleanFraction)
+	case o.trainSteps < 1:
+		return job{}, fmt.Errorf("-train-steps = %d, want >= 1", o.trainSteps)
+	case o.validation < 1:
+		return job{}, fmt.Errorf("-validation = %d, want >= 1", o.validation)
+	case o.rollbacks < 0:
+		return job{}, fmt.Errorf("-rollbacks = %d, want >= 0", o.rollbacks)
+	case !o.earlyStop && (o.set["validation"] || o.set["rollbacks"]):
+		return job{}, errors.New("-validation and -rollbacks need -early-stop")
+	}
+	for name, methods := range methodFlags {
+		if o.set[name] && !slices.Contains(methods, o.method) {
+			return job{}, fmt.Errorf("-%s with -method %s, which does not read it (only %s)", name, o.method, strings.Join(methods, " and "))
+		}
+	}
+	tr := train.Trainer{
+		Epochs: o.epochs, BatchSize: o.batch, Seed: o.seed,
+		Optimizer: train.Adam{}, Schedule: train.Cyclic{Max: o.lr},
+		Checkpoint: o.ckpt,
+	}
+	switch o.method {
+	case "fgsm-rs":
+		tr.Method = train.Adversarial{Attack: attack.FGSMRS{Eps: eps, Step: o.alpha}, CleanFraction: o.cleanFraction}
+		if o.earlyStop {
+			tr.Validation = o.validation
+			tr.EarlyStop = &train.EarlyStop{Attack: attack.PGD{Eps: eps, Steps: 10}, Rollbacks: o.rollbacks}
+		}
+	case "pgd-at":
+		tr.Method = train.Adversarial{Attack: attack.PGD{Eps: eps, Steps: o.trainSteps, Step: trainStep(o)}, CleanFraction: o.cleanFraction}
+	case "trades":
+		tr.Method = train.TRADES{Eps: eps, Steps: o.trainSteps, Step: trainStep(o), Beta: o.tradesBeta}
+	case "standard":
+		tr.Method = nil // standard training
+	}
+	if err := tr.Validate(); err != nil {
+		return job{}, err
+	}
+	j.trainer = &tr
+	return j, nil
 }
 
 // profiled runs f under the CPU profile and writes the heap profile that
@@ -151,7 +322,7 @@ type summary struct {
 	History        *train.History `json:"history"`
 }
 
-func run(ctx context.Context, o options) error {
+func run(ctx context.Context, o options, j job) error {
 	trainSet, testSet, err := loadData(o.dataDir)
 	if err != nil {
 		return err
@@ -171,11 +342,11 @@ func run(ctx context.Context, o options) error {
 		}
 		fmt.Printf("imported %s\n", o.importPath)
 	default:
-		if m, hist, trainTime, err = trainModel(ctx, o, trainSet); err != nil {
+		if m, hist, trainTime, err = trainModel(ctx, o, *j.trainer, trainSet); err != nil {
 			return err
 		}
 	}
-	return evaluate(ctx, o, m, testSet, hist, trainTime)
+	return evaluate(ctx, o, j.pgd, m, testSet, hist, trainTime)
 }
 
 // importFile reads a reference CNN from a plain safetensors state_dict.
@@ -188,7 +359,7 @@ func importFile(path string, workers int) (*nn.Model, error) {
 	return nn.Import(nn.ReferenceCNN(), f, &nn.ImportOptions{Options: nn.Options{Workers: workers}})
 }
 
-func trainModel(ctx context.Context, o options, trainSet *data.Dataset) (*nn.Model, *train.History, time.Duration, error) {
+func trainModel(ctx context.Context, o options, tr train.Trainer, trainSet *data.Dataset) (*nn.Model, *train.History, time.Duration, error) {
 	var m *nn.Model
 	var err error
 	if o.initPath != "" {
@@ -202,30 +373,6 @@ func trainModel(ctx context.Context, o options, trainSet *data.Dataset) (*nn.Mod
 	if o.initPath != "" {
 		fmt.Printf("starting from the weights in %s\n", o.initPath)
 	}
-	tr := train.Trainer{
-		Epochs: o.epochs, BatchSize: o.batch, Seed: o.seed,
-		Optimizer: train.Adam{}, Schedule: train.Cyclic{Max: o.lr},
-		Checkpoint: o.ckpt,
-	}
-	if o.cleanFraction != 0 && o.method != "fgsm-rs" && o.method != "pgd-at" {
-		return nil, nil, 0, fmt.Errorf("-clean-fraction %v: only pgd-at and fgsm-rs have a clean fraction", o.cleanFraction)
-	}
-	switch o.method {
-	case "fgsm-rs":
-		tr.Method = train.Adversarial{Attack: attack.FGSMRS{Eps: o.eps, Step: o.alpha}, CleanFraction: o.cleanFraction}
-		if o.earlyStop {
-			tr.Validation = o.validation
-			tr.EarlyStop = &train.EarlyStop{Attack: attack.PGD{Eps: o.eps, Steps: 10}, Rollbacks: o.rollbacks}
-		}
-	case "pgd-at":
-		tr.Method = train.Adversarial{Attack: attack.PGD{Eps: o.eps, Steps: o.trainSteps, Step: trainStep(o)}, CleanFraction: o.cleanFraction}
-	case "trades":
-		tr.Method = train.TRADES{Eps: o.eps, Steps: o.trainSteps, Step: trainStep(o), Beta: o.tradesBeta}
-	case "standard":
-		tr.Method = nil // standard training
-	default:
-		return nil, nil, 0, fmt.Errorf("unknown -method %q", o.method)
-	}
 	batches := (trainSet.Len() + o.batch - 1) / o.batch
 	bar := progressbar.NewOptions(o.epochs*batches,
 		progressbar.OptionSetWriter(os.Stderr), progressbar.OptionShowIts(), progressbar.OptionSetItsString("batch"),
@@ -234,7 +381,7 @@ func trainModel(ctx context.Context, o options, trainSet *data.Dataset) (*nn.Mod
 		bar.Describe(fmt.Sprintf("epoch %d/%d loss %.3f acc %.3f %5.0f img/s", p.Epoch+1, p.Epochs, p.Loss, p.Accuracy, p.ImagesPerSecond))
 		_ = bar.Set(p.Epoch*p.Batches + p.Batch + 1)
 	}
-	fmt.Printf("training the reference CNN with %s for %d epochs (eps %.3g) on %d examples\n", o.method, o.epochs, o.eps, trainSet.Len())
+	fmt.Printf("training the reference CNN with %s for %d epochs (eps %.3g) on %d examples\n", o.method, o.epochs, float64(o.eps), trainSet.Len())
 	start := time.Now()
 	hist, err := tr.Fit(ctx, m, trainSet)
 	_ = bar.Finish()
@@ -267,7 +414,7 @@ func trainModel(ctx context.Context, o options, trainSet *data.Dataset) (*nn.Mod
 	return m, hist, trainTime, nil
 }
 
-func evaluate(ctx context.Context, o options, m *nn.Model, testSet *data.Dataset, hist *train.History, trainTime time.Duration) error {
+func evaluate(ctx context.Context, o options, pgd attack.PGD, m *nn.Model, testSet *data.Dataset, hist *train.History, trainTime time.Duration) error {
 	all := indices(testSet.Len())
 	evalStart := time.Now()
 	clean, _, err := train.Accuracy(ctx, m, testSet, all, nil, 500)
@@ -279,10 +426,7 @@ func evaluate(ctx context.Context, o options, m *nn.Model, testSet *data.Dataset
 	if o.evalN > 0 && o.evalN < len(all) {
 		evalIdx = all[:o.evalN]
 	}
-	// Strict: an example is frozen at its first adversarial iterate within a
-	// run, and is robust only if no restart breaks it.
-	pgd := attack.PGD{Eps: o.eps, Steps: o.pgdSteps, Step: o.pgdStep, Restarts: o.restarts, Seed: o.seed, StopOnSuccess: true}
-	name := fmt.Sprintf("PGD-%d x %d restarts, Linf eps %.3g, step %.3g", o.pgdSteps, o.restarts, o.eps, o.pgdStep)
+	name := fmt.Sprintf("PGD-%d x %d restarts, Linf eps %.3g, step %.3g", o.pgdSteps, o.restarts, pgd.Eps, o.pgdStep)
 	rob, err := robustAccuracy(ctx, m, testSet, evalIdx, pgd)
 	if err != nil {
 		return err
@@ -358,5 +502,5 @@ func trainStep(o options) float64 {
 	if o.trainSteps == 40 {
 		return 0.01
 	}
-	return 2.5 * o.eps / float64(o.trainSteps)
+	return 2.5 * float64(o.eps) / float64(o.trainSteps)
 }
