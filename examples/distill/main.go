@@ -11,31 +11,125 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"log"
 	"math"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gorobust/gorobust/attack"
-	"github.com/gorobust/gorobust/internal/tensors"
 	"github.com/gorobust/gorobust/robust"
 	"github.com/gorobust/gorobust/robust/data/mnist"
+	"github.com/gorobust/gorobust/robust/eval"
 	"github.com/gorobust/gorobust/robust/nn"
 	"github.com/gorobust/gorobust/train"
 )
 
+// mnistTestLen is the size of the embedded MNIST test set.
+const mnistTestLen = 10000
+
+type options struct {
+	temp   float64
+	epochs int
+	evalN  int
+	eps    epsFlag
+	seed   uint64
+}
+
 func main() {
-	temp := flag.Float64("temperature", 20, "distillation temperature")
-	epochs := flag.Int("epochs", 2, "epochs for the teacher and for the student")
-	evalN := flag.Int("eval", 1000, "test examples for the attacks")
-	eps := flag.Float64("eps", 0.1, "Linf radius of the attacks")
-	seed := flag.Uint64("seed", 0, "seed")
+	flag.Usage = func() {
+		fmt.Fprint(flag.CommandLine.Output(), `distill trains a teacher and a student by defensive distillation on MNIST and attacks both.
+
+Usage:
+  distill [-temperature 20] [-epochs 2] [-eval 1000] [-eps 0.1] [-seed 0]
+
+Flags:
+`)
+		flag.PrintDefaults()
+	}
+	o := options{eps: 0.1}
+	flag.Float64Var(&o.temp, "temperature", 20, "distillation temperature")
+	flag.IntVar(&o.epochs, "epochs", 2, "epochs for the teacher and for the student")
+	flag.IntVar(&o.evalN, "eval", 1000, "test examples for the attacks (at most 10000)")
+	flag.Var(&o.eps, "eps", "Linf `radius` of the attacks, in (0, 1]; fractions such as 8/255 are read exactly")
+	flag.Uint64Var(&o.seed, "seed", 0, "seed")
 	flag.Parse()
-	if err := run(context.Background(), *temp, *epochs, *evalN, *eps, *seed); err != nil {
-		log.Fatal(err)
+	if flag.NArg() > 0 {
+		usageError("unexpected arguments %q", flag.Args())
+	}
+	tr, err := checkFlags(o)
+	if err != nil {
+		usageError("%v", err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	err = run(ctx, o, tr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "distill:", err)
+		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, temp float64, epochs, evalN int, eps float64, seed uint64) error {
+// usageError reports a bad invocation as Go's tools do: the message, the
+// usage, exit status 2.
+func usageError(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "distill: "+format+"\n", args...)
+	flag.Usage()
+	os.Exit(2)
+}
+
+// epsFlag is a flag.Value holding one budget, read by eval.ParseEpsilons so
+// that fractions such as 8/255 are exact.
+type epsFlag float64
+
+func (e *epsFlag) String() string { return strconv.FormatFloat(float64(*e), 'g', -1, 64) }
+
+func (e *epsFlag) Set(s string) error {
+	if strings.Contains(s, ",") {
+		return fmt.Errorf("%q is a list, want one budget", s)
+	}
+	v, err := eval.ParseEpsilons(s)
+	if err != nil {
+		return err
+	}
+	*e = epsFlag(v[0])
+	return nil
+}
+
+// checkFlags validates every flag before any data is read and returns the
+// trainer of the teacher and the student.
+func checkFlags(o options) (train.Trainer, error) {
+	switch {
+	case !(o.temp > 0) || math.IsInf(o.temp, 0):
+		return train.Trainer{}, fmt.Errorf("-temperature = %v, want a finite value > 0", o.temp)
+	case o.epochs < 1:
+		return train.Trainer{}, fmt.Errorf("-epochs = %d, want >= 1", o.epochs)
+	case o.evalN < 1 || o.evalN > mnistTestLen:
+		return train.Trainer{}, fmt.Errorf("-eval = %d, want a value in [1, %d]", o.evalN, mnistTestLen)
+	case !(o.eps > 0 && o.eps <= 1):
+		return train.Trainer{}, fmt.Errorf("-eps = %v, want a value in (0, 1]", float64(o.eps))
+	}
+	tr := train.Trainer{Method: train.Standard{Temperature: o.temp}, Epochs: o.epochs, BatchSize: 100, Schedule: train.Constant{Rate: 1e-3}, Seed: o.seed}
+	if err := tr.Validate(); err != nil {
+		return train.Trainer{}, err
+	}
+	for _, a := range attacks(o) {
+		if err := a.Validate(); err != nil {
+			return train.Trainer{}, err
+		}
+	}
+	return tr, nil
+}
+
+// attacks are the cross-entropy and the margin attack.
+func attacks(o options) [2]attack.PGD {
+	eps := float64(o.eps)
+	return [2]attack.PGD{{Eps: eps, Steps: 40, Seed: o.seed}, {Eps: eps, Steps: 40, Loss: robust.Margin, Seed: o.seed}}
+}
+
+func run(ctx context.Context, o options, tr train.Trainer) error {
+	temp, evalN, eps, seed := o.temp, o.evalN, float64(o.eps), o.seed
 	trainSet, err := mnist.Train()
 	if err != nil {
 		return err
@@ -44,7 +138,6 @@ func run(ctx context.Context, temp float64, epochs, evalN int, eps float64, seed
 	if err != nil {
 		return err
 	}
-	tr := train.Trainer{Method: train.Standard{Temperature: temp}, Epochs: epochs, BatchSize: 100, Schedule: train.Constant{Rate: 1e-3}, Seed: seed}
 	teacher, err := nn.New(nn.ReferenceCNN(), &nn.Options{Seed: seed})
 	if err != nil {
 		return err
@@ -65,7 +158,11 @@ func run(ctx context.Context, temp float64, epochs, evalN int, eps float64, seed
 	for i := range all {
 		all[i] = i
 	}
-	idx := all[:min(evalN, len(all))]
+	if evalN > len(all) {
+		return fmt.Errorf("-eval %d: the test set has %d examples", evalN, len(all))
+	}
+	idx := all[:evalN]
+	atks := attacks(o)
 	for _, c := range []struct {
 		name string
 		m    *nn.Model
@@ -78,11 +175,11 @@ func run(ctx context.Context, temp float64, epochs, evalN int, eps float64, seed
 		if err != nil {
 			return err
 		}
-		_, ce, err := train.Accuracy(ctx, c.m, testSet, idx, attack.PGD{Eps: eps, Steps: 40, Seed: seed}, 500)
+		_, ce, err := train.Accuracy(ctx, c.m, testSet, idx, atks[0], 500)
 		if err != nil {
 			return err
 		}
-		_, margin, err := train.Accuracy(ctx, c.m, testSet, idx, attack.PGD{Eps: eps, Steps: 40, Loss: robust.Margin, Seed: seed}, 500)
+		_, margin, err := train.Accuracy(ctx, c.m, testSet, idx, atks[1], 500)
 		if err != nil {
 			return err
 		}
@@ -103,20 +200,21 @@ func meanTopProbability(ctx context.Context, m robust.Classifier, ds robust.Data
 	if err != nil {
 		return 0, err
 	}
-	zd, err := tensors.Float64s(z)
-	if err != nil {
-		return 0, err
-	}
+	// A Classifier's logits are a float32 N x K tensor.
 	k := m.NumClasses()
+	zd, ok := z.Data().([]float32)
+	if shape := z.Shape(); !ok || len(shape) != 2 || shape[0] != len(idx) || shape[1] != k {
+		return 0, fmt.Errorf("logits of dtype %v and shape %v, want float32 %d x %d", z.Dtype(), z.Shape(), len(idx), k)
+	}
 	sum := 0.0
 	for i := range idx {
 		row := zd[i*k : (i+1)*k]
 		mx, s := math.Inf(-1), 0.0
 		for _, v := range row {
-			mx = math.Max(mx, v)
+			mx = math.Max(mx, float64(v))
 		}
 		for _, v := range row {
-			s += math.Exp(v - mx)
+			s += math.Exp(float64(v) - mx)
 		}
 		sum += 1 / s
 	}
