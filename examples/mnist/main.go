@@ -89,7 +89,7 @@ Flags:
 	flag.StringVar(&o.method, "method", "fgsm-rs", "training method: fgsm-rs, pgd-at, trades or standard")
 	flag.IntVar(&o.epochs, "epochs", 10, "training epochs")
 	flag.IntVar(&o.batch, "batch", 100, "batch size")
-	flag.Var(&o.eps, "eps", "Linf radius for training and evaluation, in (0, 1]; fractions such as 8/255 are read exactly")
+	flag.Var(&o.eps, "eps", "Linf `radius` for training and evaluation, in (0, 1]; fractions such as 8/255 are read exactly")
 	flag.Float64Var(&o.alpha, "alpha", 0.375, "FGSM-RS step size (Wong et al. use 1.25*eps)")
 	flag.Float64Var(&o.lr, "lr", 5e-3, "peak learning rate of the cyclic schedule (Adam)")
 	flag.Float64Var(&o.tradesBeta, "beta", 1, "TRADES beta (the TRADES paper uses 1 on MNIST)")
