@@ -22,8 +22,8 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 
-	"github.com/gorobust/gorobust/internal/atomicfile"
 	"github.com/gorobust/gorobust/robust/nn"
 )
 
@@ -31,6 +31,7 @@ func main() {
 	flag.Usage = usage
 	flag.Parse()
 	if flag.NArg() < 1 {
+		fmt.Fprintln(os.Stderr, "signmodel: missing command")
 		usage()
 		os.Exit(2)
 	}
@@ -41,14 +42,24 @@ func main() {
 		usage()
 		os.Exit(2)
 	}
-	if err := cmd(flag.Args()[1:]); err != nil {
+	err := cmd(flag.Args()[1:])
+	var ue *usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintln(os.Stderr, "signmodel:", err)
+		ue.flags.Usage()
+		os.Exit(2)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "signmodel:", err)
 		os.Exit(1)
 	}
 }
 
 func usage() {
-	fmt.Fprint(os.Stderr, `Usage: signmodel <command> [flags]
+	fmt.Fprint(flag.CommandLine.Output(), `signmodel generates Ed25519 keys, signs model files and verifies their signatures.
+
+Usage:
+  signmodel <command> [flags]
 
 Commands:
   keygen -key FILE -pub FILE          generate an Ed25519 key pair
@@ -60,11 +71,51 @@ Run "signmodel <command> -h" for a command's flags.
 `)
 }
 
+// usageError is a bad invocation of a command: main prints it with the
+// command's usage and exits with status 2, as Go's tools do.
+type usageError struct {
+	flags *flag.FlagSet
+	err   error
+}
+
+func (e *usageError) Error() string { return e.flags.Name() + ": " + e.err.Error() }
+
+// newFlagSet returns the flag set of a command, whose -h prints the
+// command's description and usage line.
+func newFlagSet(name, description, synopsis string) *flag.FlagSet {
+	f := flag.NewFlagSet(name, flag.ExitOnError)
+	f.Usage = func() {
+		fmt.Fprintf(f.Output(), "%s\n\nUsage:\n  signmodel %s\n\nFlags:\n", description, synopsis)
+		f.PrintDefaults()
+	}
+	return f
+}
+
+// parse parses a command's flags and refuses arguments after them.
+func parse(f *flag.FlagSet, args []string) error {
+	f.Parse(args) // ExitOnError: a bad flag exits with status 2
+	if f.NArg() > 0 {
+		return &usageError{f, fmt.Errorf("unexpected arguments %q", f.Args())}
+	}
+	return nil
+}
+
+// samePath reports whether a and b name the same file as written.
+func samePath(a, b string) bool { return filepath.Clean(a) == filepath.Clean(b) }
+
 func keygen(args []string) error {
-	fs := flag.NewFlagSet("keygen", flag.ExitOnError)
-	key := fs.String("key", "model.key", "private key file to create (mode 0600)")
-	pub := fs.String("pub", "model.pub", "public key file to create")
-	fs.Parse(args)
+	f := newFlagSet("keygen", "signmodel keygen generates an Ed25519 key pair; it never replaces an existing file.", "keygen -key FILE -pub FILE")
+	key := f.String("key", "model.key", "private key file to create (mode 0600)")
+	pub := f.String("pub", "model.pub", "public key file to create")
+	if err := parse(f, args); err != nil {
+		return err
+	}
+	switch {
+	case *key == "" || *pub == "":
+		return &usageError{f, errors.New("-key and -pub must name files")}
+	case samePath(*key, *pub):
+		return &usageError{f, fmt.Errorf("-key and -pub are the same file %q", *key)}
+	}
 	pk, sk, err := ed25519.GenerateKey(nil) // nil: crypto/rand
 	if err != nil {
 		return err
@@ -74,6 +125,9 @@ func keygen(args []string) error {
 		return err
 	}
 	if err := writeNewFile(*pub, 0o644, func(w io.Writer) error { return nn.WritePublicKey(w, pk) }); err != nil {
+		// A private key without its public half is of no use, and would
+		// make the next keygen refuse to run.
+		os.Remove(*key)
 		return err
 	}
 	fmt.Printf("wrote %s and %s\nkey fingerprint %s\n", *key, *pub, fingerprint(pk))
@@ -81,12 +135,24 @@ func keygen(args []string) error {
 }
 
 func sign(args []string) error {
-	fs := flag.NewFlagSet("sign", flag.ExitOnError)
-	key := fs.String("key", "model.key", "private key file")
-	in := fs.String("model", "", "model file to sign (its digest is checked, any signature replaced); empty for a fresh ReferenceCNN")
-	seed := fs.Uint64("seed", 1, "weight seed of the fresh ReferenceCNN")
-	out := fs.String("out", "model.safetensors", "signed model file to write")
-	fs.Parse(args)
+	f := newFlagSet("sign", "signmodel sign signs a model file, a fresh ReferenceCNN unless -model names one.", "sign -key FILE -out FILE [-model FILE | -seed N]")
+	key := f.String("key", "model.key", "private key file")
+	in := f.String("model", "", "model file to sign (its digest is checked, any signature replaced); empty for a fresh ReferenceCNN")
+	seed := f.Uint64("seed", 1, "weight seed of the fresh ReferenceCNN")
+	out := f.String("out", "model.safetensors", "signed model file to write")
+	if err := parse(f, args); err != nil {
+		return err
+	}
+	seedSet := false
+	f.Visit(func(fl *flag.Flag) { seedSet = seedSet || fl.Name == "seed" })
+	switch {
+	case *key == "" || *out == "":
+		return &usageError{f, errors.New("-key and -out must name files")}
+	case samePath(*key, *out):
+		return &usageError{f, fmt.Errorf("-out is the key file %q", *key)}
+	case *in != "" && seedSet:
+		return &usageError{f, errors.New("-seed seeds a fresh ReferenceCNN, -model signs an existing model: give one")}
+	}
 	sk, err := readKey(*key, nn.ReadPrivateKey)
 	if err != nil {
 		return err
@@ -108,37 +174,58 @@ func sign(args []string) error {
 }
 
 func verify(args []string) error {
-	fs := flag.NewFlagSet("verify", flag.ExitOnError)
-	pub := fs.String("pub", "model.pub", "public key file")
-	fs.Parse(args)
-	if fs.NArg() != 1 {
-		return fmt.Errorf("verify takes one model file, got %d", fs.NArg())
+	f := newFlagSet("verify", "signmodel verify checks that a model file is intact and signed by the public key; it exits with status 1 if not.", "verify -pub FILE MODEL")
+	pub := f.String("pub", "model.pub", "public key file")
+	f.Parse(args) // ExitOnError: a bad flag exits with status 2
+	switch {
+	case f.NArg() != 1:
+		return &usageError{f, fmt.Errorf("want one model file, got %d arguments", f.NArg())}
+	case *pub == "":
+		return &usageError{f, errors.New("-pub must name a file")}
 	}
 	pk, err := readKey(*pub, nn.ReadPublicKey)
 	if err != nil {
 		return err
 	}
-	m, err := nn.LoadFile(fs.Arg(0), &nn.LoadOptions{PublicKey: pk, RequireSignature: true})
+	m, err := nn.LoadFile(f.Arg(0), &nn.LoadOptions{PublicKey: pk, RequireSignature: true})
 	if err != nil {
-		fmt.Printf("FAILED %s: %v\n", fs.Arg(0), err)
+		fmt.Printf("FAILED %s: %v\n", f.Arg(0), err)
 		return fmt.Errorf("verification failed")
 	}
-	fmt.Printf("OK %s: intact and signed by key %s: %s\n", fs.Arg(0), fingerprint(pk), describe(m))
+	fmt.Printf("OK %s: intact and signed by key %s: %s\n", f.Arg(0), fingerprint(pk), describe(m))
 	return nil
 }
 
-// writeNewFile writes path atomically with the given mode, so a crash never
-// leaves half a key behind. It refuses to replace an existing file, which
-// may hold the only copy of another key. (The check and the final rename
-// are two steps: a file created between them by another process would be
-// replaced; keygen is run by hand, where that race does not arise.)
-func writeNewFile(path string, mode os.FileMode, write func(io.Writer) error) error {
-	if _, err := os.Lstat(path); err == nil {
+// writeNewFile creates path with the given mode and what write produces.
+// It refuses to replace an existing file, which may hold the only copy of
+// another key: O_EXCL makes the check and the creation one step. If writing
+// fails, it removes the file it created, so an error never leaves half a
+// key behind.
+func writeNewFile(path string, mode os.FileMode, write func(io.Writer) error) (err error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("%s: %w: keygen never replaces a key file", path, fs.ErrExist)
-	} else if !errors.Is(err, fs.ErrNotExist) {
+	}
+	if err != nil {
 		return err
 	}
-	return atomicfile.Write(path, mode, func(f *os.File) error { return write(f) })
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(path)
+		}
+	}()
+	// The umask may have narrowed mode; the file gets mode exactly.
+	if err = f.Chmod(mode); err != nil {
+		return err
+	}
+	if err = write(f); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 func readKey[K any](path string, read func(io.Reader) (K, error)) (K, error) {
