@@ -18,8 +18,8 @@
 //	go run ./examples/mnist                       # about 2 minutes on 2 cores
 //	go run ./examples/mnist -eval 0               # robust accuracy on all 10,000
 //	go run ./examples/mnist -early-stop=false -seed 11 -workers 1 -eval 0
-//	                                              # the paper's setting as published: 98.74% clean,
-//	                                              # 87.52% robust on all 10,000 (README: other seeds)
+//	                                              # the paper's setting as published; it made
+//	                                              # zoo.MNISTRobust (figures: docs/experiments.md)
 //	go run ./examples/mnist -method pgd-at -epochs 5
 //	go run ./examples/mnist -data ~/fashion-mnist # any directory of MNIST-format IDX files
 package main
