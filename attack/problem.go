@@ -71,7 +71,7 @@ func (p *problem) objective(kind robust.ObjectiveKind) robust.Objective {
 
 // reached reports whether logits z (one row) meet example i's goal: the
 // target wins for a targeted attack, the true label loses otherwise. Ties go
-// to the lowest index, as in robust.Argmax.
+// to the lowest index, as in every argmax of this module.
 func (p *problem) reached(i int, z []float64) bool {
 	best := 0
 	for j, v := range z {
