@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/gorobust/gorobust/attack"
+	"github.com/gorobust/gorobust/defense"
 	"github.com/gorobust/gorobust/robust"
 	"github.com/gorobust/gorobust/robust/data/mnist"
 	"github.com/gorobust/gorobust/robust/eval"
@@ -196,27 +197,28 @@ func meanTopProbability(ctx context.Context, m robust.Classifier, ds robust.Data
 	if err != nil {
 		return 0, err
 	}
-	z, err := m.Logits(ctx, x)
+	// Hardening that reveals the top class's probability alone gives the
+	// largest softmax probability of every row, and 0 elsewhere.
+	h, err := defense.Harden(m, defense.Hardening{TopK: 1})
 	if err != nil {
 		return 0, err
 	}
-	// A Classifier's logits are a float32 N x K tensor.
-	k := m.NumClasses()
-	zd, ok := z.Data().([]float32)
-	if shape := z.Shape(); !ok || len(shape) != 2 || shape[0] != len(idx) || shape[1] != k {
-		return 0, fmt.Errorf("logits of dtype %v and shape %v, want float32 %d x %d", z.Dtype(), z.Shape(), len(idx), k)
+	p, err := h.Probabilities(ctx, x)
+	if err != nil {
+		return 0, err
 	}
 	sum := 0.0
-	for i := range idx {
-		row := zd[i*k : (i+1)*k]
-		mx, s := math.Inf(-1), 0.0
-		for _, v := range row {
-			mx = math.Max(mx, float64(v))
+	switch d := p.Data().(type) {
+	case []float32:
+		for _, v := range d {
+			sum += float64(v)
 		}
-		for _, v := range row {
-			s += math.Exp(float64(v) - mx)
+	case []float64:
+		for _, v := range d {
+			sum += v
 		}
-		sum += 1 / s
+	default:
+		return 0, fmt.Errorf("probabilities of dtype %v, want float32 or float64", p.Dtype())
 	}
 	return sum / float64(len(idx)), nil
 }
