@@ -73,7 +73,7 @@
 // secret.
 //
 // Preprocessors, Chains and Hardening values are read-only and may be
-// shared. Protected, Rejecting, Ensembled and Hardened are immutable after
+// shared. Protected, Rejecting, ensembles and Hardened are immutable after
 // construction and safe for concurrent use whenever the wrapped models are.
 // Everything that runs long takes a context and checks it per image or per
 // model call.

@@ -12,22 +12,22 @@ import (
 	"github.com/gorobust/gorobust/robust"
 )
 
-// Ensembled is the average of several classifiers, made by Ensemble or
-// EnsembleLogits. It implements robust.Differentiable, so an attack sees
-// the whole ensemble at once, and is safe for concurrent use when its
-// members are.
-type Ensembled struct {
+// ensembled is the average of several classifiers, made by Ensemble or
+// EnsembleLogits.
+type ensembled struct {
 	models []robust.Classifier
 	logits bool // average logits instead of probabilities
 	k      int
 	bounds robust.Bounds
 }
 
-var _ robust.Differentiable = (*Ensembled)(nil)
+var _ robust.Differentiable = (*ensembled)(nil)
 
 // Ensemble returns the classifier whose class probabilities are the mean of
 // the members' softmax probabilities; its logits are the logarithms of
-// those means. Members must agree on NumClasses and Bounds.
+// those means. Members must agree on NumClasses and Bounds. The result is
+// a robust.Differentiable, so an attack sees the whole ensemble at once, and
+// is safe for concurrent use when its members are.
 //
 // LossGrad differentiates the objective at the ensemble's logits exactly
 // and needs every member to implement robust.Differentiable (otherwise it
@@ -35,17 +35,17 @@ var _ robust.Differentiable = (*Ensembled)(nil)
 // Logits call and one LogitsVJP call if it is a robust.LogitsVJPer (as
 // nn.Model is), else one LossGrad call on twice the batch (see the package
 // documentation on gradients of wrappers).
-func Ensemble(models ...robust.Classifier) (*Ensembled, error) {
+func Ensemble(models ...robust.Classifier) (robust.Differentiable, error) {
 	return ensemble("Ensemble", false, models)
 }
 
 // EnsembleLogits is Ensemble with the mean of the members' logits in place
 // of the mean of their probabilities.
-func EnsembleLogits(models ...robust.Classifier) (*Ensembled, error) {
+func EnsembleLogits(models ...robust.Classifier) (robust.Differentiable, error) {
 	return ensemble("EnsembleLogits", true, models)
 }
 
-func ensemble(name string, logits bool, models []robust.Classifier) (*Ensembled, error) {
+func ensemble(name string, logits bool, models []robust.Classifier) (robust.Differentiable, error) {
 	if len(models) == 0 {
 		return nil, configErr("%s: no models", name)
 	}
@@ -66,20 +66,20 @@ func ensemble(name string, logits bool, models []robust.Classifier) (*Ensembled,
 			return nil, configErr("%s: model %d has %d classes and bounds %v, model 0 has %d and %v", name, i+1, m.NumClasses(), m.Bounds(), k, b)
 		}
 	}
-	return &Ensembled{models: append([]robust.Classifier(nil), models...), logits: logits, k: k, bounds: b}, nil
+	return &ensembled{models: append([]robust.Classifier(nil), models...), logits: logits, k: k, bounds: b}, nil
 }
 
 // NumClasses implements robust.Classifier.
-func (e *Ensembled) NumClasses() int { return e.k }
+func (e *ensembled) NumClasses() int { return e.k }
 
 // Bounds implements robust.Classifier.
-func (e *Ensembled) Bounds() robust.Bounds { return e.bounds }
+func (e *ensembled) Bounds() robust.Bounds { return e.bounds }
 
 // forward returns every member's logits and the ensemble's, n x k each.
-func (e *Ensembled) forward(ctx context.Context, x *tensor.Dense) (n int, zs [][]float64, out []float64, err error) {
+func (e *ensembled) forward(ctx context.Context, x *tensor.Dense) (n int, zs [][]float64, out []float64, err error) {
 	n, _, err = tensors.CheckImages(x, e.bounds)
 	if err != nil {
-		return 0, nil, nil, fmt.Errorf("defense: Ensembled: %w", err)
+		return 0, nil, nil, fmt.Errorf("defense: ensembled: %w", err)
 	}
 	k := e.k
 	zs = make([][]float64, len(e.models))
@@ -89,7 +89,7 @@ func (e *Ensembled) forward(ctx context.Context, x *tensor.Dense) (n int, zs [][
 			return 0, nil, nil, err
 		}
 		if zs[mi], err = logitRows(z, k); err != nil || len(zs[mi]) != n*k {
-			return 0, nil, nil, fmt.Errorf("defense: Ensembled: model %d: logits shape %v for %d inputs: %w", mi, z.Shape(), n, robust.ErrShape)
+			return 0, nil, nil, fmt.Errorf("defense: ensembled: model %d: logits shape %v for %d inputs: %w", mi, z.Shape(), n, robust.ErrShape)
 		}
 	}
 	out = make([]float64, n*k)
@@ -123,7 +123,7 @@ func (e *Ensembled) forward(ctx context.Context, x *tensor.Dense) (n int, zs [][
 }
 
 // Logits implements robust.Classifier.
-func (e *Ensembled) Logits(ctx context.Context, x *tensor.Dense) (*tensor.Dense, error) {
+func (e *ensembled) Logits(ctx context.Context, x *tensor.Dense) (*tensor.Dense, error) {
 	n, _, out, err := e.forward(ctx, x)
 	if err != nil {
 		return nil, err
@@ -132,12 +132,12 @@ func (e *Ensembled) Logits(ctx context.Context, x *tensor.Dense) (*tensor.Dense,
 }
 
 // LossGrad implements robust.Differentiable.
-func (e *Ensembled) LossGrad(ctx context.Context, x *tensor.Dense, obj robust.Objective) ([]float32, *tensor.Dense, error) {
+func (e *ensembled) LossGrad(ctx context.Context, x *tensor.Dense, obj robust.Objective) ([]float32, *tensor.Dense, error) {
 	ds := make([]robust.Differentiable, len(e.models))
 	for i, m := range e.models {
 		d, ok := m.(robust.Differentiable)
 		if !ok {
-			return nil, nil, fmt.Errorf("defense: Ensembled.LossGrad: model %d: %w", i, robust.ErrNoGradient)
+			return nil, nil, fmt.Errorf("defense: ensembled.LossGrad: model %d: %w", i, robust.ErrNoGradient)
 		}
 		ds[i] = d
 	}
@@ -147,7 +147,7 @@ func (e *Ensembled) LossGrad(ctx context.Context, x *tensor.Dense, obj robust.Ob
 	}
 	k := e.k
 	if err := obj.Validate(n, k); err != nil {
-		return nil, nil, fmt.Errorf("defense: Ensembled.LossGrad: %w", err)
+		return nil, nil, fmt.Errorf("defense: ensembled.LossGrad: %w", err)
 	}
 	loss, gEll := make([]float64, n), make([]float64, n*k)
 	obj.Eval(ell, n, k, loss, gEll)
@@ -177,7 +177,7 @@ func (e *Ensembled) LossGrad(ctx context.Context, x *tensor.Dense, obj robust.Ob
 		}
 		g, err := logitsVJP(ctx, d, x, cot, k)
 		if err != nil {
-			return nil, nil, fmt.Errorf("defense: Ensembled.LossGrad: model %d: %w", mi, err)
+			return nil, nil, fmt.Errorf("defense: ensembled.LossGrad: model %d: %w", mi, err)
 		}
 		if grad == nil {
 			grad = g
