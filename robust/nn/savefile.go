@@ -34,18 +34,11 @@ func LoadFile(path string, opts *LoadOptions) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(path)
+	f, st, err := atomicfile.OpenRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("nn: LoadFile: %w", err)
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("nn: LoadFile: %w", err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("nn: LoadFile: %s is not a regular file", path)
-	}
 	if st.Size() > lim.maxBytes {
 		return nil, errorf(ErrTooLarge, "%s has %d bytes, want at most LoadOptions.MaxBytes = %d", path, st.Size(), lim.maxBytes)
 	}
