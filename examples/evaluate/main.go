@@ -320,7 +320,7 @@ func loadModel(o options, meta map[string]string) (*nn.Model, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", o.pubkey, err)
 		}
-		opts.PublicKey, opts.RequireSignature = pub, true
+		opts.PublicKey = pub
 	}
 	m, err := nn.LoadFile(o.model, opts)
 	if err != nil {

@@ -187,7 +187,7 @@ func verify(args []string) error {
 	if err != nil {
 		return err
 	}
-	m, err := nn.LoadFile(f.Arg(0), &nn.LoadOptions{PublicKey: pk, RequireSignature: true})
+	m, err := nn.LoadFile(f.Arg(0), &nn.LoadOptions{PublicKey: pk})
 	if err != nil {
 		fmt.Printf("FAILED %s: %v\n", f.Arg(0), err)
 		return fmt.Errorf("verification failed")

@@ -98,15 +98,33 @@
 // # Loading untrusted files
 //
 // Load never executes or reflects anything from a file: the metadata are
-// strings, the architecture is parsed by ParseSpec (which enforces the
-// limits MaxLayers, MaxParams and so on) and the model is built only from
-// that validated Spec. Everything is checked before the model is built, and
-// no length read from the file makes Load allocate beyond
-// LoadOptions.MaxBytes, or beyond about twice the bytes actually present.
-// Each failure is an error that names the field and wraps one of ErrFormat,
-// ErrTooLarge, ErrSpec, ErrDigest, ErrSignature or robust.ErrNonFinite.
-// To accept only models from a known author, set LoadOptions.PublicKey and
-// RequireSignature.
+// strings, the architecture is parsed by ParseSpec (which enforces hard
+// limits: 64 layers, 2^26 parameters, sides up to 1024, kernels up to 32)
+// and the model is built only from that validated Spec. Its budget is
+// checked before anything is allocated for it: a Spec that needs more
+// than Options.MaxMACs multiply-adds or Options.MaxExampleBytes bytes of
+// buffers per example is refused with ErrTooLarge, whose message states
+// both figures. The header is checked in full (canonical form, tensors,
+// total size against MaxBytes, signature) before the data section is
+// read.
+//
+// Memory: the data section streams through a 64 KiB buffer straight into
+// the model's parameters, so Load's peak is about the model's own size
+// (the file's data section, or twice it for an F32 file loaded as
+// Float64) plus the header, never a second copy. Nothing read from a file
+// makes Load allocate beyond LoadOptions.MaxBytes (twice it for the
+// Float64 case). When r tells its remaining length (a Len method, as
+// *bytes.Reader has; LoadFile's reader does), a data section shorter or
+// longer than the header announces is refused before the model is
+// allocated; from a plain stream, Load allocates the announced model and
+// then finds the stream short. The digest is checked after the whole
+// section is read, and the model is returned only if it matches.
+//
+// Each failure is an error that names the field and wraps one of
+// ErrFormat, ErrTooLarge, ErrSpec, ErrDigest, ErrSignature or
+// robust.ErrNonFinite. To accept only models from a known author, set
+// LoadOptions.PublicKey: a file must then carry a signature that verifies
+// with it (AllowUnsigned is the explicit opt-out).
 //
 // Keys are Ed25519 (crypto/ed25519.GenerateKey). Public keys are stored as PEM "PUBLIC
 // KEY" blocks (PKIX), private keys as unencrypted PEM "PRIVATE KEY" blocks

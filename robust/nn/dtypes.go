@@ -3,8 +3,6 @@ package nn
 import (
 	"encoding/binary"
 	"math"
-
-	"gorgonia.org/tensor"
 )
 
 // Safetensors dtype names.
@@ -41,46 +39,6 @@ func valueAt(b []byte, dt string, i int) float64 {
 		return float64(math.Float32frombits(uint32(binary.LittleEndian.Uint16(b[2*i:])) << 16))
 	}
 	panic("nn: unknown dtype " + dt)
-}
-
-// values holds decoded parameter values in one of the two model dtypes.
-type values struct {
-	f32 []float32
-	f64 []float64
-}
-
-func (v values) tensor(shape []int) *tensor.Dense {
-	if v.f64 != nil {
-		return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v.f64))
-	}
-	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v.f32))
-}
-
-// decodeTensor converts the little-endian data b of dtype dt to float64
-// (if float64s) or float32, rounding to nearest. It returns the index of
-// the first value that is not finite after conversion, or -1.
-func decodeTensor(b []byte, dt string, float64s bool) (values, int) {
-	n := len(b) / dtypeSize(dt)
-	if float64s {
-		out := make([]float64, n)
-		for i := range out {
-			x := valueAt(b, dt, i)
-			if math.IsNaN(x) || math.IsInf(x, 0) {
-				return values{}, i
-			}
-			out[i] = x
-		}
-		return values{f64: out}, -1
-	}
-	out := make([]float32, n)
-	for i := range out {
-		x := float32(valueAt(b, dt, i))
-		if x != x || math.IsInf(float64(x), 0) {
-			return values{}, i
-		}
-		out[i] = x
-	}
-	return values{f32: out}, -1
 }
 
 // halfToFloat32 converts IEEE 754 binary16 to float32, exactly.

@@ -25,7 +25,7 @@ func ExampleLoad() {
 	if err := nn.Save(&file, m, &nn.SaveOptions{PrivateKey: priv}); err != nil {
 		panic(err)
 	}
-	trusted := &nn.LoadOptions{PublicKey: pub, RequireSignature: true}
+	trusted := &nn.LoadOptions{PublicKey: pub}
 	loaded, err := nn.Load(bytes.NewReader(file.Bytes()), trusted)
 	fmt.Println(loaded.NumParams(), err)
 

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 
 	"github.com/gorobust/gorobust/internal/engine"
 	"github.com/gorobust/gorobust/robust"
@@ -30,13 +29,15 @@ type LoadOptions struct {
 	// of F64 tensors always gives a Float64 model; Float64 makes an F32
 	// file load as a Float64 model too.
 	Options
-	// PublicKey, when not nil, must verify the file's signature if the file
-	// has one. A file without a signature still loads unless
-	// RequireSignature is set: set both for files from untrusted places.
+	// PublicKey, when not nil, must verify the file's signature, and a file
+	// without a signature is refused with ErrSignature (unless
+	// AllowUnsigned is set). When nil, no signature is checked.
 	PublicKey ed25519.PublicKey
-	// RequireSignature rejects files without a signature. It needs a
+	// AllowUnsigned loads a file without a signature even though PublicKey
+	// is set; a file that has one must still verify. It is the explicit
+	// opt-out for a mix of signed and unsigned files, and needs a
 	// PublicKey.
-	RequireSignature bool
+	AllowUnsigned bool
 	// MaxBytes bounds the whole file. If 0, DefaultMaxBytes is used.
 	MaxBytes int64
 	// MaxHeaderBytes bounds the JSON header. If 0, DefaultMaxHeaderBytes is
@@ -59,8 +60,8 @@ func (o *LoadOptions) resolve() (LoadOptions, limits, error) {
 	if out.PublicKey != nil && len(out.PublicKey) != ed25519.PublicKeySize {
 		return out, lim, errorf(robust.ErrConfig, "LoadOptions.PublicKey has %d bytes, want %d (an Ed25519 public key)", len(out.PublicKey), ed25519.PublicKeySize)
 	}
-	if out.RequireSignature && out.PublicKey == nil {
-		return out, lim, errorf(robust.ErrConfig, "LoadOptions.RequireSignature = true, want a PublicKey to check the signature with")
+	if out.AllowUnsigned && out.PublicKey == nil {
+		return out, lim, errorf(robust.ErrConfig, "LoadOptions.AllowUnsigned = true without a PublicKey, want a PublicKey (without one, no signature is checked)")
 	}
 	return out, lim, nil
 }
@@ -149,7 +150,7 @@ func Load(r io.Reader, opts *LoadOptions) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	spec, params, err := checkMetadata(h)
+	spec, params, cost, err := checkMetadata(h)
 	if err != nil {
 		return nil, err
 	}
@@ -169,6 +170,9 @@ func Load(r io.Reader, opts *LoadOptions) (*Model, error) {
 			return fmt.Errorf("want %s like tensor %q", dt, params[0].Name)
 		}
 		return nil
+	}
+	if err := o.checkCost(cost, dt == dtypeF64 || o.Float64, "LoadOptions"); err != nil {
+		return nil, err
 	}
 	names := make([]string, len(params))
 	for i, p := range params {
@@ -191,66 +195,78 @@ func Load(r io.Reader, opts *LoadOptions) (*Model, error) {
 	if err := checkSignature(o, lay.entries, h.Metadata); err != nil {
 		return nil, err
 	}
-	data, err := readData(r, lay.dataSize)
+	if err := checkLen(r, lay.dataSize); err != nil {
+		return nil, err
+	}
+	mo := o.Options
+	mo.Float64 = dt == dtypeF64 || o.Float64
+	m, err := newModel(spec, &mo, false)
 	if err != nil {
 		return nil, err
 	}
-	digest, _ := hexDigest(digestHeader(lay.entries, h.Metadata), func(w io.Writer) error {
-		_, err := w.Write(data)
+	var nonFinite error
+	digest, err := hexDigest(digestHeader(lay.entries, h.Metadata), func(w io.Writer) error {
+		nonFinite, err = readParams(r, m, lay, w)
 		return err
 	})
+	if err != nil {
+		return nil, err
+	}
 	if got := h.Metadata[metaSHA256]; got != digest {
 		return nil, errorf(ErrDigest, "__metadata__.sha256 = %s, want %s, the digest of the header and data", got, digest)
 	}
-	return build(spec, params, lay, data, dt == dtypeF64 || o.Float64, o.Workers)
+	if nonFinite != nil {
+		return nil, nonFinite
+	}
+	return m, nil
 }
 
 // checkMetadata checks the metadata of a file written by Save and returns
 // its validated Spec and the parameters that Spec needs.
-func checkMetadata(h header) (Spec, []engine.ParamInfo, error) {
+func checkMetadata(h header) (Spec, []engine.ParamInfo, engine.Cost, error) {
 	meta := h.Metadata
 	if meta == nil {
-		return Spec{}, nil, formatErr("missing %s: not a %s file (use Import for plain safetensors files)", metadataKey, Format)
+		return Spec{}, nil, engine.Cost{}, formatErr("missing %s: not a %s file (use Import for plain safetensors files)", metadataKey, Format)
 	}
 	for k := range meta {
 		switch k {
 		case metaFormat, metaSpec, metaSHA256, metaSignature:
 		default:
-			return Spec{}, nil, formatErr("unknown key %s.%q", metadataKey, k)
+			return Spec{}, nil, engine.Cost{}, formatErr("unknown key %s.%q", metadataKey, k)
 		}
 	}
 	for _, k := range []string{metaFormat, metaSpec, metaSHA256} {
 		if _, ok := meta[k]; !ok {
-			return Spec{}, nil, formatErr("missing %s.%s", metadataKey, k)
+			return Spec{}, nil, engine.Cost{}, formatErr("missing %s.%s", metadataKey, k)
 		}
 	}
 	if f := meta[metaFormat]; f != Format {
-		return Spec{}, nil, formatErr("%s.format is %q, want %q", metadataKey, f, Format)
+		return Spec{}, nil, engine.Cost{}, formatErr("%s.format is %q, want %q", metadataKey, f, Format)
 	}
 	if d := meta[metaSHA256]; len(d) != 64 || !isLowerHex(d) {
-		return Spec{}, nil, formatErr("%s.sha256 %q is not 64 lowercase hex digits", metadataKey, d)
+		return Spec{}, nil, engine.Cost{}, formatErr("%s.sha256 %q is not 64 lowercase hex digits", metadataKey, d)
 	}
 	if s, ok := meta[metaSignature]; ok {
 		if _, err := decodeSignature(s); err != nil {
-			return Spec{}, nil, err
+			return Spec{}, nil, engine.Cost{}, err
 		}
 	}
 	spec, err := ParseSpec([]byte(meta[metaSpec]))
 	if err != nil {
-		return Spec{}, nil, fmt.Errorf("%w (in %s.spec)", err, metadataKey)
+		return Spec{}, nil, engine.Cost{}, fmt.Errorf("%w (in %s.spec)", err, metadataKey)
 	}
 	// Only the encoding Save writes is accepted, so that every file Load
 	// accepts is byte for byte what Save writes for the model it returns.
 	// Save writes the Spec with its defaults resolved (see
 	// Spec.withDefaults), so a zero stride in a file is not canonical.
 	if canon, err := json.Marshal(spec.withDefaults()); err != nil || string(canon) != meta[metaSpec] {
-		return Spec{}, nil, formatErr("%s.spec is not in the canonical form Save writes (json.Marshal of the Spec, every default stated)", metadataKey)
+		return Spec{}, nil, engine.Cost{}, formatErr("%s.spec is not in the canonical form Save writes (json.Marshal of the Spec, every default stated)", metadataKey)
 	}
-	_, params, err := spec.infer()
+	_, params, cost, err := spec.infer()
 	if err != nil {
-		return Spec{}, nil, err
+		return Spec{}, nil, engine.Cost{}, err
 	}
-	return spec, params, nil
+	return spec, params, cost, nil
 }
 
 func isLowerHex(s string) bool {
@@ -272,18 +288,18 @@ func decodeSignature(s string) ([]byte, error) {
 	return sig, nil
 }
 
-// checkSignature verifies the signature with o.PublicKey, when there is
-// both, and enforces o.RequireSignature.
+// checkSignature verifies the signature with o.PublicKey, when there is a
+// key; a file without a signature then fails unless o.AllowUnsigned.
 func checkSignature(o LoadOptions, entries []entry, meta map[string]string) error {
-	s, ok := meta[metaSignature]
-	if !ok {
-		if o.RequireSignature {
-			return errorf(ErrSignature, "missing %s.signature and RequireSignature is set", metadataKey)
-		}
-		return nil
-	}
 	if o.PublicKey == nil {
 		return nil
+	}
+	s, ok := meta[metaSignature]
+	if !ok {
+		if o.AllowUnsigned {
+			return nil
+		}
+		return errorf(ErrSignature, "missing %s.signature, and LoadOptions.PublicKey is set (set AllowUnsigned to load unsigned files)", metadataKey)
 	}
 	sig, err := decodeSignature(s)
 	if err != nil {
@@ -293,30 +309,4 @@ func checkSignature(o LoadOptions, entries []entry, meta map[string]string) erro
 		return errorf(ErrSignature, "%s.signature does not verify with the public key", metadataKey)
 	}
 	return nil
-}
-
-// build decodes the validated data section and builds the model.
-func build(spec Spec, params []engine.ParamInfo, lay layout, data []byte, float64s bool, workers int) (*Model, error) {
-	ps := make([]Param, len(params))
-	for i, p := range params {
-		e := lay.entries[i]
-		vals, bad := decodeTensor(data[e.Begin:e.End], e.Dtype, float64s)
-		if bad >= 0 {
-			v := valueAt(data[e.Begin:e.End], e.Dtype, bad)
-			beyond := ""
-			if !math.IsNaN(v) && !math.IsInf(v, 0) {
-				beyond = ", beyond float32"
-			}
-			return nil, errorf(robust.ErrNonFinite, "tensor %q value %d is %v%s", e.Name, bad, v, beyond)
-		}
-		ps[i] = Param{Name: p.Name, Shape: append([]int(nil), p.Shape...), Value: vals.tensor(p.Shape)}
-	}
-	m, err := New(spec, &Options{Float64: float64s, Workers: workers})
-	if err != nil {
-		return nil, err
-	}
-	if err := m.SetParams(ps); err != nil {
-		return nil, err
-	}
-	return m, nil
 }

@@ -101,7 +101,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 				t.Error("saving the loaded model gives different bytes")
 			}
 			signed := saveBytes(t, m, &SaveOptions{PrivateKey: priv})
-			if _, err := loadBytes(signed, &LoadOptions{PublicKey: pub, RequireSignature: true}); err != nil {
+			if _, err := loadBytes(signed, &LoadOptions{PublicKey: pub}); err != nil {
 				t.Errorf("signed file: %v", err)
 			}
 		})
@@ -174,7 +174,7 @@ func TestStrippedAndResignedFiles(t *testing.T) {
 	if !bytes.Equal(stripped, unsigned) {
 		t.Fatal("a signed file without its signature differs from the unsigned file")
 	}
-	strict := &LoadOptions{PublicKey: pub1, RequireSignature: true}
+	strict := &LoadOptions{PublicKey: pub1}
 	cases := []struct {
 		name string
 		file []byte
@@ -183,10 +183,11 @@ func TestStrippedAndResignedFiles(t *testing.T) {
 	}{
 		{"signed, key", signed, strict, nil},
 		{"signed, no key", signed, nil, nil},
-		{"unsigned, key, signature optional", unsigned, &LoadOptions{PublicKey: pub1}, nil},
+		{"unsigned, key", unsigned, strict, ErrSignature},
+		{"unsigned, key, AllowUnsigned", unsigned, &LoadOptions{PublicKey: pub1, AllowUnsigned: true}, nil},
 		{"stripped, signature required", stripped, strict, ErrSignature},
 		{"re-signed with another key", saveBytes(t, m, &SaveOptions{PrivateKey: priv2}), strict, ErrSignature},
-		{"re-signed with another key, signature optional", saveBytes(t, m, &SaveOptions{PrivateKey: priv2}), &LoadOptions{PublicKey: pub1}, ErrSignature},
+		{"re-signed with another key, AllowUnsigned", saveBytes(t, m, &SaveOptions{PrivateKey: priv2}), &LoadOptions{PublicKey: pub1, AllowUnsigned: true}, ErrSignature},
 	}
 	for _, c := range cases {
 		_, err := loadBytes(c.file, c.opts)
@@ -204,7 +205,7 @@ func TestSaveLoadOptions(t *testing.T) {
 		name string
 		err  error
 	}{
-		{"require without key", func() error { _, err := loadBytes(file, &LoadOptions{RequireSignature: true}); return err }()},
+		{"AllowUnsigned without key", func() error { _, err := loadBytes(file, &LoadOptions{AllowUnsigned: true}); return err }()},
 		{"short public key", func() error { _, err := loadBytes(file, &LoadOptions{PublicKey: pub[:31]}); return err }()},
 		{"negative MaxBytes", func() error { _, err := loadBytes(file, &LoadOptions{MaxBytes: -1}); return err }()},
 		{"negative MaxHeaderBytes", func() error { _, err := loadBytes(file, &LoadOptions{MaxHeaderBytes: -1}); return err }()},

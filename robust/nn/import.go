@@ -64,8 +64,11 @@ func Import(spec Spec, r io.Reader, opts *ImportOptions) (*Model, error) {
 	if o.SHA256 != nil && len(o.SHA256) != sha256.Size {
 		return nil, errorf(robust.ErrConfig, "ImportOptions.SHA256 has %d bytes, want %d (a SHA-256 digest)", len(o.SHA256), sha256.Size)
 	}
-	_, params, err := spec.infer()
+	_, params, cost, err := spec.infer()
 	if err != nil {
+		return nil, err
+	}
+	if err := o.checkCost(cost, o.Float64, "ImportOptions"); err != nil {
 		return nil, err
 	}
 	names := make([]string, len(params))
@@ -81,6 +84,7 @@ func Import(spec Spec, r io.Reader, opts *ImportOptions) (*Model, error) {
 		}
 		owner[names[i]] = p.Name
 	}
+	src := r
 	hash := sha256.New()
 	if o.SHA256 != nil {
 		r = io.TeeReader(r, hash)
@@ -109,7 +113,14 @@ func Import(spec Spec, r io.Reader, opts *ImportOptions) (*Model, error) {
 	if total := 8 + int64(len(hb)) + lay.dataSize; total > lim.maxBytes {
 		return nil, errorf(ErrTooLarge, "file needs %d bytes, want at most ImportOptions.MaxBytes = %d", total, lim.maxBytes)
 	}
-	data, err := readData(r, lay.dataSize)
+	if err := checkLen(src, lay.dataSize); err != nil {
+		return nil, err
+	}
+	m, err := newModel(spec, &o.Options, false)
+	if err != nil {
+		return nil, err
+	}
+	nonFinite, err := readParams(r, m, lay, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +129,10 @@ func Import(spec Spec, r io.Reader, opts *ImportOptions) (*Model, error) {
 			return nil, errorf(ErrDigest, "ImportOptions.SHA256 = %s, want %s, the digest of the file", hex.EncodeToString(o.SHA256), hex.EncodeToString(got))
 		}
 	}
-	return build(spec, params, lay, data, o.Float64, o.Workers)
+	if nonFinite != nil {
+		return nil, nonFinite
+	}
+	return m, nil
 }
 
 // prefixHint explains a file whose tensor names differ from names (the

@@ -31,7 +31,30 @@ type Options struct {
 	// the rounding of parameter gradients, which are summed over workers; fix
 	// it for bit-reproducible training across machines.
 	Workers int
+	// MaxMACs bounds the multiply-adds of one example's forward pass (a
+	// gradient costs about twice as many more). A Spec that needs more is
+	// refused with ErrTooLarge before anything is allocated; New, Load and
+	// Import all check it. If 0, DefaultMaxMACs is used.
+	MaxMACs int64
+	// MaxExampleBytes bounds the memory one example needs while a gradient
+	// is computed: every layer's output and input gradient and the
+	// convolution scratch (receptive fields), at the model's precision. A
+	// batch needs about this times its rows, up to 128 rows per worker at
+	// a time. A Spec that needs more is refused with ErrTooLarge. If 0,
+	// DefaultMaxExampleBytes is used.
+	MaxExampleBytes int64
 }
+
+// Default cost limits of Options. They admit the architectures of the
+// robust-training literature on 32 x 32 inputs (a WideResNet-28-10 needs
+// about 5.2 G multiply-adds per example) and refuse a Spec that would take
+// minutes or gigabytes for one image.
+const (
+	// DefaultMaxMACs is 2^34, about 17 G multiply-adds per example.
+	DefaultMaxMACs = 1 << 34
+	// DefaultMaxExampleBytes is 512 MiB per example.
+	DefaultMaxExampleBytes = 1 << 29
+)
 
 // Model is a classifier built from a Spec. It implements
 // robust.Differentiable; Logits, LossGrad and TrainStep are safe for
@@ -51,6 +74,11 @@ var _ robust.Differentiable = (*Model)(nil)
 // fields take their documented defaults (a Conv2D Stride of 0 is 1), which
 // the model's Spec then states explicitly.
 func New(spec Spec, opts *Options) (*Model, error) {
+	return newModel(spec, opts, true)
+}
+
+// newModel is New; it leaves the weights zero unless init is set.
+func newModel(spec Spec, opts *Options, init bool) (*Model, error) {
 	var o Options
 	if opts != nil {
 		o = *opts
@@ -61,8 +89,11 @@ func New(spec Spec, opts *Options) (*Model, error) {
 	if o.Workers == 0 {
 		o.Workers = runtime.GOMAXPROCS(0)
 	}
-	layers, params, err := spec.infer()
+	layers, params, cost, err := spec.infer()
 	if err != nil {
+		return nil, err
+	}
+	if err := o.checkCost(cost, o.Float64, "Options"); err != nil {
 		return nil, err
 	}
 	dt := tensor.Float32
@@ -74,6 +105,9 @@ func New(spec Spec, opts *Options) (*Model, error) {
 		return nil, errorf(ErrSpec, "%v", err)
 	}
 	m := &Model{spec: spec.withDefaults(), net: net, params: params}
+	if !init {
+		return m, nil
+	}
 	rng := rand.New(rand.NewPCG(o.Seed, 0x6e6e))
 	err = net.Update(func(ws []*tensor.Dense) error {
 		for i, w := range ws {
@@ -101,6 +135,35 @@ func New(spec Spec, opts *Options) (*Model, error) {
 func (o Options) check(owner string) error {
 	if o.Workers < 0 {
 		return errorf(robust.ErrConfig, "%s.Workers = %d, want >= 0 (0 means GOMAXPROCS)", owner, o.Workers)
+	}
+	if o.MaxMACs < 0 {
+		return errorf(robust.ErrConfig, "%s.MaxMACs = %d, want >= 0 (0 means DefaultMaxMACs)", owner, o.MaxMACs)
+	}
+	if o.MaxExampleBytes < 0 {
+		return errorf(robust.ErrConfig, "%s.MaxExampleBytes = %d, want >= 0 (0 means DefaultMaxExampleBytes)", owner, o.MaxExampleBytes)
+	}
+	return nil
+}
+
+// checkCost refuses a Spec whose per-example cost exceeds the limits, in
+// a model of float64 values when float64s is set.
+func (o Options) checkCost(c engine.Cost, float64s bool, owner string) error {
+	maxMACs, maxBytes := o.MaxMACs, o.MaxExampleBytes
+	if maxMACs == 0 {
+		maxMACs = DefaultMaxMACs
+	}
+	if maxBytes == 0 {
+		maxBytes = DefaultMaxExampleBytes
+	}
+	elem := int64(4)
+	if float64s {
+		elem = 8
+	}
+	if c.MACs > maxMACs {
+		return errorf(ErrTooLarge, "Spec needs %d multiply-adds per example, want at most %s.MaxMACs = %d", c.MACs, owner, maxMACs)
+	}
+	if b := c.Values * elem; b > maxBytes {
+		return errorf(ErrTooLarge, "Spec needs %d bytes per example (%d values of %d bytes), want at most %s.MaxExampleBytes = %d", b, c.Values, elem, owner, maxBytes)
 	}
 	return nil
 }

@@ -24,8 +24,9 @@ var (
 	// overlapping or leave gaps, or bytes after the data section.
 	ErrFormat = errors.New("nn: malformed model file")
 	// ErrTooLarge reports a header or file larger than the limits in the
-	// options.
-	ErrTooLarge = errors.New("nn: model file too large")
+	// options, or a model whose Spec costs more per example than
+	// Options.MaxMACs or Options.MaxExampleBytes allow.
+	ErrTooLarge = errors.New("nn: over a size limit")
 	// ErrDigest reports a file whose content does not match its digest.
 	ErrDigest = errors.New("nn: model file digest mismatch")
 	// ErrSignature reports a missing, malformed or invalid signature.
@@ -35,7 +36,7 @@ var (
 // Default limits of LoadOptions and ImportOptions.
 const (
 	// DefaultMaxBytes bounds a whole file: 1 GiB, room for the largest Spec
-	// (MaxParams float64 values, 512 MiB) and its header.
+	// (maxParams float64 values, 512 MiB) and its header.
 	DefaultMaxBytes = 1 << 30
 	// DefaultMaxHeaderBytes bounds the JSON header: 1 MiB, far more than
 	// the largest Spec needs.
@@ -183,26 +184,6 @@ func readAtMost(r io.Reader, n int64) ([]byte, error) {
 	return buf, nil
 }
 
-// readData reads the data section of exactly n bytes and checks that
-// nothing follows it.
-func readData(r io.Reader, n int64) ([]byte, error) {
-	data, err := readAtMost(r, n)
-	if err != nil {
-		return nil, fmt.Errorf("nn: reading data: %w", err)
-	}
-	if int64(len(data)) < n {
-		return nil, formatErr("data section has %d bytes, the header needs %d", len(data), n)
-	}
-	var one [1]byte
-	switch m, err := io.ReadFull(r, one[:]); {
-	case m > 0:
-		return nil, formatErr("bytes after the %d-byte data section", n)
-	case err != io.EOF:
-		return nil, fmt.Errorf("nn: reading data: %w", err)
-	}
-	return data, nil
-}
-
 // parseHeader parses a header strictly: one JSON object without duplicate
 // keys, whose "__metadata__" maps strings to strings and whose other
 // entries have exactly the fields dtype, shape and data_offsets.
@@ -345,7 +326,7 @@ func matchParams(h header, params []engine.ParamInfo, names []string, allowed fu
 		if !sameShape(e.Shape, p.Shape) {
 			return layout{}, fmt.Errorf("nn: tensor %q has shape %v, the spec needs %v: %w: %w", name, e.Shape, p.Shape, ErrFormat, robust.ErrShape)
 		}
-		// Sizes are bounded by MaxParams, so this cannot overflow.
+		// Sizes are bounded by maxParams, so this cannot overflow.
 		if n := int64(p.Size()) * int64(dtypeSize(e.Dtype)); e.End-e.Begin != n {
 			return layout{}, formatErr("tensor %q: data_offsets [%d, %d] span %d bytes, %v %s needs %d", name, e.Begin, e.End, e.End-e.Begin, e.Shape, e.Dtype, n)
 		}

@@ -42,7 +42,7 @@ func LoadFile(path string, opts *LoadOptions) (*Model, error) {
 	if st.Size() > lim.maxBytes {
 		return nil, errorf(ErrTooLarge, "%s has %d bytes, want at most LoadOptions.MaxBytes = %d", path, st.Size(), lim.maxBytes)
 	}
-	m, err := Load(bufio.NewReaderSize(f, 1<<20), opts)
+	m, err := Load(&fileReader{r: bufio.NewReaderSize(f, 1<<20), left: st.Size()}, opts)
 	if err != nil {
 		return nil, fmt.Errorf("%w (in %s)", err, path)
 	}

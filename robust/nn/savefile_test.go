@@ -29,7 +29,7 @@ func TestSaveFileLoadFile(t *testing.T) {
 	if st, _ := os.Stat(path); runtime.GOOS != "windows" && st.Mode().Perm() != 0o644 {
 		t.Errorf("mode %v, want 0644", st.Mode().Perm())
 	}
-	got, err := LoadFile(path, &LoadOptions{PublicKey: pub, RequireSignature: true})
+	got, err := LoadFile(path, &LoadOptions{PublicKey: pub})
 	if err != nil {
 		t.Fatal(err)
 	}

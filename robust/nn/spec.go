@@ -15,17 +15,18 @@ import (
 // ErrSpec reports an invalid architecture.
 var ErrSpec = errors.New("nn: invalid spec")
 
-// Limits on a Spec. They keep an untrusted Spec (one read from a model file)
-// from asking for absurd allocations; every real image classifier this
-// module targets fits well inside them.
+// Hard limits on a Spec. They keep every size computation far from
+// overflow and refuse absurd architectures before any arithmetic on them;
+// every real image classifier this module targets fits well inside them.
+// What a model may cost to run is bounded separately, and adjustably, by
+// Options.MaxMACs and Options.MaxExampleBytes.
 const (
-	MaxLayers      = 64      // layers in a Spec
-	MaxInputSide   = 1024    // input height and width
-	MaxChannels    = 4096    // input channels, convolution outputs
-	MaxFeatures    = 1 << 16 // dense layer outputs
-	MaxKernel      = 32      // kernel side, stride and padding
-	MaxActivations = 1 << 24 // values per example after any layer
-	MaxParams      = 1 << 26 // parameters in the whole model (256 MiB as float32)
+	maxLayers    = 64      // layers in a Spec
+	maxInputSide = 1024    // input height and width
+	maxChannels  = 4096    // input channels, convolution outputs
+	maxFeatures  = 1 << 16 // dense layer outputs
+	maxKernel    = 32      // kernel side, stride and padding
+	maxParams    = 1 << 26 // parameters in the whole model (256 MiB as float32)
 )
 
 // Layer is one layer of a Spec: Normalize, Conv2D, Dense, ReLU, MaxPool2D,
@@ -46,11 +47,11 @@ type Normalize struct {
 // Conv2D is a 2-D convolution with a bias, square kernel, stride and zero
 // padding. Its weight is Out x In x Kernel x Kernel, as in PyTorch.
 type Conv2D struct {
-	// Out is the number of output channels, in [1, MaxChannels]; required.
+	// Out is the number of output channels, in [1, 4096]; required.
 	Out int `json:"out"`
-	// Kernel is the side of the square kernel, in [1, MaxKernel]; required.
+	// Kernel is the side of the square kernel, in [1, 32]; required.
 	Kernel int `json:"kernel"`
-	// Stride is the step between windows, in [0, MaxKernel]. If Stride is
+	// Stride is the step between windows, in [0, 32]. If Stride is
 	// 0, 1 is used, as in PyTorch's nn.Conv2d.
 	Stride int `json:"stride"`
 	// Pad is the zero padding on each side, in [0, Kernel); 0 means none,
@@ -61,7 +62,7 @@ type Conv2D struct {
 // Dense is a fully connected layer with a bias. Its weight is Out x In, as
 // in PyTorch. Its input must be flat: put a Flatten before it.
 type Dense struct {
-	// Out is the number of output features, in [1, MaxFeatures]; required.
+	// Out is the number of output features, in [1, 65536]; required.
 	Out int `json:"out"`
 }
 
@@ -70,9 +71,9 @@ type ReLU struct{}
 
 // MaxPool2D takes the maximum over square windows without padding.
 type MaxPool2D struct {
-	// Kernel is the side of the window, in [1, MaxKernel]; required.
+	// Kernel is the side of the window, in [1, 32]; required.
 	Kernel int `json:"kernel"`
-	// Stride is the step between windows, in [0, MaxKernel]. If Stride is
+	// Stride is the step between windows, in [0, 32]. If Stride is
 	// 0, Kernel is used (windows that do not overlap), as in PyTorch's
 	// nn.MaxPool2d.
 	Stride int `json:"stride"`
@@ -80,9 +81,9 @@ type MaxPool2D struct {
 
 // AvgPool2D averages square windows without padding.
 type AvgPool2D struct {
-	// Kernel is the side of the window, in [1, MaxKernel]; required.
+	// Kernel is the side of the window, in [1, 32]; required.
 	Kernel int `json:"kernel"`
-	// Stride is the step between windows, in [0, MaxKernel]. If Stride is
+	// Stride is the step between windows, in [0, 32]. If Stride is
 	// 0, Kernel is used, as in PyTorch's nn.AvgPool2d.
 	Stride int `json:"stride"`
 }
@@ -200,30 +201,31 @@ func (s Spec) bounds() robust.Bounds {
 // ("nn: Spec.Layers[2] (Dense): needs a flat input, ..."). Zero fields that
 // have a documented default are valid.
 func (s Spec) Validate() error {
-	_, _, err := s.infer()
+	_, _, _, err := s.infer()
 	return err
 }
 
 // infer validates s, resolves its defaults and infers its shapes. It
-// returns the engine layers and the parameters of s.withDefaults().
-func (s Spec) infer() ([]engine.Layer, []engine.ParamInfo, error) {
+// returns the engine layers, the parameters and the per-example cost of
+// s.withDefaults().
+func (s Spec) infer() ([]engine.Layer, []engine.ParamInfo, engine.Cost, error) {
 	c, h, w := s.Input[0], s.Input[1], s.Input[2]
-	if c < 1 || c > MaxChannels || h < 1 || h > MaxInputSide || w < 1 || w > MaxInputSide {
-		return nil, nil, specErr("Spec.Input = %v, want C x H x W with C in [1, %d] and H, W in [1, %d]", s.Input, MaxChannels, MaxInputSide)
+	if c < 1 || c > maxChannels || h < 1 || h > maxInputSide || w < 1 || w > maxInputSide {
+		return nil, nil, engine.Cost{}, specErr("Spec.Input = %v, want C x H x W with C in [1, %d] and H, W in [1, %d]", s.Input, maxChannels, maxInputSide)
 	}
 	if err := s.bounds().Validate(); err != nil {
-		return nil, nil, fmt.Errorf("nn: Spec.Bounds = [%v, %v]: %w: %w", s.Bounds.Min, s.Bounds.Max, err, ErrSpec)
+		return nil, nil, engine.Cost{}, fmt.Errorf("nn: Spec.Bounds = [%v, %v]: %w: %w", s.Bounds.Min, s.Bounds.Max, err, ErrSpec)
 	}
-	if len(s.Layers) == 0 || len(s.Layers) > MaxLayers {
-		return nil, nil, specErr("Spec.Layers has %d layers, want 1 to %d (MaxLayers)", len(s.Layers), MaxLayers)
+	if len(s.Layers) == 0 || len(s.Layers) > maxLayers {
+		return nil, nil, engine.Cost{}, specErr("Spec.Layers has %d layers, want 1 to %d", len(s.Layers), maxLayers)
 	}
 	layers := make([]engine.Layer, len(s.Layers))
 	for i, l := range s.Layers {
 		if l == nil {
-			return nil, nil, specErr("Spec.Layers[%d] is nil", i)
+			return nil, nil, engine.Cost{}, specErr("Spec.Layers[%d] is nil", i)
 		}
 		if bad := checkLayer(l); bad != "" {
-			return nil, nil, specErr("Spec.Layers[%d] (%s): %s", i, layerName(l), bad)
+			return nil, nil, engine.Cost{}, specErr("Spec.Layers[%d] (%s): %s", i, layerName(l), bad)
 		}
 		layers[i] = withDefaults(l).engineLayer()
 	}
@@ -231,23 +233,18 @@ func (s Spec) infer() ([]engine.Layer, []engine.ParamInfo, error) {
 	if err != nil {
 		var le *engine.LayerError
 		if errors.As(err, &le) && le.Layer >= 0 && le.Layer < len(s.Layers) {
-			return nil, nil, specErr("Spec.Layers[%d] (%s): %s", le.Layer, layerName(s.Layers[le.Layer]), le.Reason)
+			return nil, nil, engine.Cost{}, specErr("Spec.Layers[%d] (%s): %s", le.Layer, layerName(s.Layers[le.Layer]), le.Reason)
 		}
-		return nil, nil, specErr("Spec: %v", err)
-	}
-	for i, sh := range shapes {
-		if sh.Size() > MaxActivations {
-			return nil, nil, specErr("Spec.Layers[%d] (%s) outputs %d values per example, want at most %d (MaxActivations)", i, layerName(s.Layers[i]), sh.Size(), MaxActivations)
-		}
+		return nil, nil, engine.Cost{}, specErr("Spec: %v", err)
 	}
 	total := 0
 	for _, p := range params {
 		total += p.Size() // each factor is bounded, so no overflow
-		if total > MaxParams {
-			return nil, nil, specErr("Spec has more than %d parameters (MaxParams)", MaxParams)
+		if total > maxParams {
+			return nil, nil, engine.Cost{}, specErr("Spec has more than %d parameters", maxParams)
 		}
 	}
-	return layers, params, nil
+	return layers, params, engine.CostOf(engine.Shape{C: c, H: h, W: w}, layers, shapes), nil
 }
 
 // checkLayer checks one layer's fields against the limits of this package
@@ -256,8 +253,8 @@ func (s Spec) infer() ([]engine.Layer, []engine.ParamInfo, error) {
 func checkLayer(l Layer) string {
 	switch l := l.(type) {
 	case Normalize:
-		if len(l.Mean) != len(l.Std) || len(l.Mean) == 0 || len(l.Mean) > MaxChannels {
-			return fmt.Sprintf("Mean has %d values and Std %d, want one of each per input channel (at most %d)", len(l.Mean), len(l.Std), MaxChannels)
+		if len(l.Mean) != len(l.Std) || len(l.Mean) == 0 || len(l.Mean) > maxChannels {
+			return fmt.Sprintf("Mean has %d values and Std %d, want one of each per input channel (at most %d)", len(l.Mean), len(l.Std), maxChannels)
 		}
 		for i := range l.Mean {
 			if math.IsNaN(l.Mean[i]) || math.IsInf(l.Mean[i], 0) {
@@ -268,8 +265,8 @@ func checkLayer(l Layer) string {
 			}
 		}
 	case Conv2D:
-		if l.Out < 1 || l.Out > MaxChannels {
-			return fmt.Sprintf("Out = %d, want [1, %d]", l.Out, MaxChannels)
+		if l.Out < 1 || l.Out > maxChannels {
+			return fmt.Sprintf("Out = %d, want [1, %d]", l.Out, maxChannels)
 		}
 		if bad := checkWindow(l.Kernel, l.Stride, "1"); bad != "" {
 			return bad
@@ -278,8 +275,8 @@ func checkLayer(l Layer) string {
 			return fmt.Sprintf("Pad = %d, want [0, Kernel) = [0, %d)", l.Pad, l.Kernel)
 		}
 	case Dense:
-		if l.Out < 1 || l.Out > MaxFeatures {
-			return fmt.Sprintf("Out = %d, want [1, %d]", l.Out, MaxFeatures)
+		if l.Out < 1 || l.Out > maxFeatures {
+			return fmt.Sprintf("Out = %d, want [1, %d]", l.Out, maxFeatures)
 		}
 	case MaxPool2D:
 		return checkWindow(l.Kernel, l.Stride, "Kernel")
@@ -298,11 +295,11 @@ func checkLayer(l Layer) string {
 
 // checkWindow checks a kernel and a stride whose zero value means def.
 func checkWindow(kernel, stride int, def string) string {
-	if kernel < 1 || kernel > MaxKernel {
-		return fmt.Sprintf("Kernel = %d, want [1, %d]", kernel, MaxKernel)
+	if kernel < 1 || kernel > maxKernel {
+		return fmt.Sprintf("Kernel = %d, want [1, %d]", kernel, maxKernel)
 	}
-	if stride < 0 || stride > MaxKernel {
-		return fmt.Sprintf("Stride = %d, want [0, %d] (0 means %s)", stride, MaxKernel, def)
+	if stride < 0 || stride > maxKernel {
+		return fmt.Sprintf("Stride = %d, want [0, %d] (0 means %s)", stride, maxKernel, def)
 	}
 	return ""
 }
@@ -349,8 +346,8 @@ func (s *Spec) UnmarshalJSON(b []byte) error {
 	if err := strictUnmarshal(b, &in); err != nil {
 		return specErr("Spec JSON: %v", err)
 	}
-	if len(in.Layers) > MaxLayers {
-		return specErr("Spec JSON has %d layers, want at most %d (MaxLayers)", len(in.Layers), MaxLayers)
+	if len(in.Layers) > maxLayers {
+		return specErr("Spec JSON has %d layers, want at most %d", len(in.Layers), maxLayers)
 	}
 	out := Spec{Input: in.Input}
 	if in.Bounds != nil {

@@ -79,7 +79,7 @@ func TestSpecValidate(t *testing.T) {
 		"too many params":   {Input: [3]int{64, 64, 64}, Layers: []Layer{Flatten{}, Dense{Out: 1 << 16}}},
 		"huge activations":  {Input: [3]int{1, 1024, 1024}, Layers: []Layer{Conv2D{Out: 4096, Kernel: 1, Stride: 1}, Flatten{}, Dense{Out: 2}}},
 		"padded pooling":    flat(MaxPool2D{Kernel: 40, Stride: 1}),
-		"too many layers":   {Input: [3]int{1, 8, 8}, Layers: append(make([]Layer, 0), repeatReLU(MaxLayers)...)},
+		"too many layers":   {Input: [3]int{1, 8, 8}, Layers: append(make([]Layer, 0), repeatReLU(maxLayers)...)},
 		"pool output empty": flat(AvgPool2D{Kernel: 9, Stride: 1}),
 	}
 	for name, s := range cases {
