@@ -321,6 +321,8 @@ func loadModel(o options, meta map[string]string) (*nn.Model, error) {
 			return nil, fmt.Errorf("%s: %w", o.pubkey, err)
 		}
 		opts.PublicKey = pub
+	} else {
+		fmt.Fprintf(os.Stderr, "warning: %s is not verified: no -pubkey given, so its signature (if any) is not checked\n", o.model)
 	}
 	m, err := nn.LoadFile(o.model, opts)
 	if err != nil {

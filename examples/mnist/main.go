@@ -25,6 +25,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -62,6 +63,7 @@ type options struct {
 	seed                uint64
 	workers             int
 	summary, load       string
+	pubkey              string
 	earlyStop           bool
 	validation          int
 	trainSteps          int
@@ -104,6 +106,7 @@ Flags:
 	flag.IntVar(&o.workers, "workers", 0, "replicas a batch is split across (0: GOMAXPROCS)")
 	flag.StringVar(&o.summary, "summary", "", "write the results as JSON to this file")
 	flag.StringVar(&o.load, "load", "", "skip training: evaluate the model in this file")
+	flag.StringVar(&o.pubkey, "pubkey", "", "PEM Ed25519 public key; with -load, the model file must carry a valid signature by it")
 	flag.StringVar(&o.initPath, "init", "", "train starting from the weights of a reference CNN in a plain safetensors state_dict (e.g. PyTorch's initialisation) instead of drawing them from -seed")
 	flag.StringVar(&o.importPath, "import", "", "skip training: evaluate a reference CNN from a plain safetensors state_dict (e.g. written by scripts/torch-fgsmrs.py)")
 	flag.BoolVar(&o.earlyStop, "early-stop", true, "fgsm-rs: after every epoch measure PGD-10 accuracy on -validation held-out training examples; on a fall of more than 0.2 (catastrophic overfitting) roll back (see -rollbacks) or restore the best epoch and stop")
@@ -332,7 +335,11 @@ func run(ctx context.Context, o options, j job) error {
 	var trainTime time.Duration
 	switch {
 	case o.load != "":
-		if m, err = nn.LoadFile(o.load, &nn.LoadOptions{Options: nn.Options{Workers: o.workers}}); err != nil {
+		lo, err := loadOptions(o.load, o.pubkey, o.workers)
+		if err != nil {
+			return err
+		}
+		if m, err = nn.LoadFile(o.load, lo); err != nil {
 			return err
 		}
 		fmt.Printf("loaded %s\n", o.load)
@@ -503,4 +510,23 @@ func trainStep(o options) float64 {
 		return 0.01
 	}
 	return 2.5 * float64(o.eps) / float64(o.trainSteps)
+}
+
+// loadOptions returns the options that load a model file: with -pubkey,
+// the file must carry a signature that verifies with that key; without
+// it, nothing is verified, and the program says so.
+func loadOptions(path, pubkey string, workers int) (*nn.LoadOptions, error) {
+	opts := &nn.LoadOptions{Options: nn.Options{Workers: workers}}
+	if pubkey == "" {
+		fmt.Fprintf(os.Stderr, "warning: %s is not verified: no -pubkey given, so its signature (if any) is not checked\n", path)
+		return opts, nil
+	}
+	b, err := os.ReadFile(pubkey)
+	if err != nil {
+		return nil, err
+	}
+	if opts.PublicKey, err = nn.ReadPublicKey(bytes.NewReader(b)); err != nil {
+		return nil, fmt.Errorf("%s: %w", pubkey, err)
+	}
+	return opts, nil
 }

@@ -10,6 +10,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -34,6 +35,7 @@ const mnistTestLen = 10000
 
 type options struct {
 	path           string
+	pubkey         string
 	epochs         int
 	sigma          positiveFlag
 	n, n0, samples int
@@ -54,6 +56,7 @@ Flags:
 	}
 	o := options{sigma: 0.25}
 	flag.StringVar(&o.path, "model", "defense/smoothing/testdata/mnist-sigma025.safetensors", "model file")
+	flag.StringVar(&o.pubkey, "pubkey", "", "PEM Ed25519 public key; the model file must carry a valid signature by it")
 	flag.IntVar(&o.epochs, "epochs", 0, "if > 0, train this many epochs and save the model first")
 	flag.Var(&o.sigma, "sigma", "noise standard `deviation`, for training and certification; fractions such as 64/255 are read exactly")
 	flag.IntVar(&o.n, "n", 500, "certify the first n MNIST test images (at most 10000)")
@@ -144,8 +147,14 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 		fmt.Printf("saved %s\n", path)
-	} else if m, err = nn.LoadFile(path, nil); err != nil {
-		return err
+	} else {
+		lo, err := loadOptions(path, o.pubkey, 0)
+		if err != nil {
+			return err
+		}
+		if m, err = nn.LoadFile(path, lo); err != nil {
+			return err
+		}
 	}
 	idx := make([]int, n)
 	for i := range idx {
@@ -224,4 +233,23 @@ func trainModel(ctx context.Context, o options) (*nn.Model, error) {
 	}
 	fmt.Printf("trained %d epochs with noise sigma %v in %v\n", o.epochs, float64(o.sigma), time.Since(start).Round(time.Second))
 	return m, nil
+}
+
+// loadOptions returns the options that load a model file: with -pubkey,
+// the file must carry a signature that verifies with that key; without
+// it, nothing is verified, and the program says so.
+func loadOptions(path, pubkey string, workers int) (*nn.LoadOptions, error) {
+	opts := &nn.LoadOptions{Options: nn.Options{Workers: workers}}
+	if pubkey == "" {
+		fmt.Fprintf(os.Stderr, "warning: %s is not verified: no -pubkey given, so its signature (if any) is not checked\n", path)
+		return opts, nil
+	}
+	b, err := os.ReadFile(pubkey)
+	if err != nil {
+		return nil, err
+	}
+	if opts.PublicKey, err = nn.ReadPublicKey(bytes.NewReader(b)); err != nil {
+		return nil, fmt.Errorf("%s: %w", pubkey, err)
+	}
+	return opts, nil
 }
